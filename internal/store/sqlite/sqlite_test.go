@@ -1,0 +1,104 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/switchboard-hq/switchboard/internal/store"
+	"github.com/switchboard-hq/switchboard/internal/store/sqlite"
+	"github.com/switchboard-hq/switchboard/internal/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) store.Store { return storetest.Open(t, "sqlite") })
+}
+
+func open(t *testing.T, path string, opts sqlite.Options) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestReadyNeedsMigrations(t *testing.T) {
+	t.Parallel()
+	s := open(t, filepath.Join(t.TempDir(), "sb.db"), sqlite.Options{})
+	if err := s.Ready(t.Context()); err == nil {
+		t.Fatal("Ready on an unmigrated database succeeded")
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if err := s.Ready(t.Context()); err != nil {
+		t.Fatalf("Ready after Migrate: %v", err)
+	}
+}
+
+// TestConcurrentMigrate opens one file from several stores, as several
+// processes would, and migrates from all of them at once.
+func TestConcurrentMigrate(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "sb.db")
+	stores := []*sqlite.Store{
+		open(t, path, sqlite.Options{}), open(t, path, sqlite.Options{}), open(t, path, sqlite.Options{}),
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(stores))
+	for i, s := range stores {
+		wg.Go(func() { errs[i] = s.Migrate(context.Background()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Migrate #%d: %v", i, err)
+		}
+	}
+	for _, s := range stores {
+		if err := s.Ready(t.Context()); err != nil {
+			t.Errorf("Ready: %v", err)
+		}
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		synchronous string
+		want        int // PRAGMA synchronous: 1 NORMAL, 2 FULL
+	}{{"", 2}, {"full", 2}, {"normal", 1}} {
+		s := open(t, filepath.Join(t.TempDir(), "sb.db"), sqlite.Options{Synchronous: tc.synchronous})
+		got := s.Pragmas(t.Context())
+		if got.JournalMode != "wal" || !got.ForeignKeys || got.Synchronous != tc.want || got.BusyTimeoutMS <= 0 ||
+			!got.ReaderQueryOnly {
+			t.Errorf("Synchronous %q: pragmas = %+v, want WAL, foreign keys, synchronous %d, a busy timeout, query-only readers",
+				tc.synchronous, got, tc.want)
+		}
+	}
+	if _, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "sb.db"), sqlite.Options{Synchronous: "off"}); err == nil {
+		t.Error("Open accepted synchronous=off")
+	}
+}
+
+// TestContactListsContainingUsesTheIndex guards the engine's per-event
+// membership lookup against a table scan.
+func TestContactListsContainingUsesTheIndex(t *testing.T) {
+	t.Parallel()
+	s := open(t, filepath.Join(t.TempDir(), "sb.db"), sqlite.Options{})
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	plan, err := s.ContainingPlan(t.Context())
+	if err != nil {
+		t.Fatalf("EXPLAIN: %v", err)
+	}
+	if !strings.Contains(plan, "contact_list_members USING COVERING INDEX contact_list_members_email") {
+		t.Errorf("plan does not use contact_list_members_email:\n%s", plan)
+	}
+}
