@@ -1,0 +1,72 @@
+// Command switchboard is the Switchboard server and its admin tools.
+//
+//	switchboard serve          run the HTTP API and the workers
+//	switchboard migrate        apply database migrations and exit
+//	switchboard token create   mint an API token from the shell
+//	switchboard version        print the version
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	_ "time/tzdata" // IANA zones even on machines without zoneinfo
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: switchboard <command> [flags]
+
+commands:
+  serve          run the HTTP API and the workers
+  migrate        apply database migrations and exit
+  token create   create an API token (--workspace W --role R)
+  version        print the version
+
+Run "switchboard <command> -h" for a command's flags.
+`
+
+// run dispatches a command line and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		err = migrate(ctx, args[1:], stdout, stderr)
+	case "token":
+		if len(args) < 2 || args[1] != "create" {
+			fmt.Fprint(stderr, "usage: switchboard token create --workspace W --role R [--name N]\n")
+			return 2
+		}
+		err = tokenCreate(ctx, args[2:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "switchboard", version())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "switchboard: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		if err == errUsage {
+			return 2
+		}
+		fmt.Fprintln(stderr, "switchboard:", err)
+		return 1
+	}
+	return 0
+}

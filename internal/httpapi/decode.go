@@ -1,0 +1,352 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboard-hq/switchboard/internal/validation"
+)
+
+// Request body limits (API.md §0).
+const (
+	maxBody      = 1 << 20  // 1 MiB
+	maxBatchBody = 16 << 20 // 16 MiB for /events/batch
+)
+
+// decodeBody reads a JSON request body into dst (a pointer to a struct),
+// answering like the contract says:
+//   - over the limit: 413;
+//   - not JSON, trailing data, or a key dst does not know: 400 naming it;
+//   - a value of the wrong JSON type: 422 naming every such field.
+//
+// The standard decoder alone cannot tell these apart in one pass (it stops
+// at the first problem, matches keys case-insensitively and drops array
+// indexes from paths), so the body is parsed once into a generic tree and
+// checked against dst's type first. Valid bodies take the fast path: one
+// strict decode.
+func decodeBody(w http.ResponseWriter, r *http.Request, dst any, limit int64) error {
+	data, err := readBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(data, dst)
+}
+
+// readBody reads at most limit bytes of the body (413 beyond).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errTooLarge(limit)
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, errTooLarge(limit)
+		}
+		return nil, errBadRequest("unable to read the request body: %v", err)
+	}
+	return data, nil
+}
+
+// decodeAndLoad decodes a request body into dst and runs load, the lookup
+// of the object the path names, in the contract's order (API.md §0): a
+// too-large or malformed body (413, 400) is refused before the lookup, the
+// lookup's 404 comes next, and only then are values of the wrong JSON type
+// reported (422). So a client learns that an object is missing before it
+// learns that its body would not have fitted it.
+func decodeAndLoad(w http.ResponseWriter, r *http.Request, dst any, load func() error) error {
+	err := decodeBody(w, r, dst, maxBody)
+	var p *Problem
+	if err != nil && !(errors.As(err, &p) && p.Status == http.StatusUnprocessableEntity) {
+		return err
+	}
+	if lerr := load(); lerr != nil {
+		return lerr
+	}
+	return err
+}
+
+// decodeJSON is decodeBody once the bytes are read.
+func decodeJSON(data []byte, dst any) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return errBadRequest("the request body must be a JSON object")
+	}
+	// Fast path: a well-formed body with known keys and right types.
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err == nil && !hasTrailingData(dec) && strictKeys(data, dst) {
+		return nil
+	}
+	return diagnose(data, dst)
+}
+
+func hasTrailingData(dec *json.Decoder) bool {
+	_, err := dec.Token()
+	return err != io.EOF
+}
+
+// strictKeys re-checks a body the fast path accepted, because
+// encoding/json matches keys case-insensitively ("NAME" sets Name): the
+// contract calls such keys unknown. Bodies are small; this costs one pass.
+func strictKeys(data []byte, dst any) bool {
+	tree, err := parseTree(data)
+	if err != nil {
+		return false
+	}
+	c := checker{}
+	c.check(reflect.TypeOf(dst).Elem(), tree, "")
+	return !c.hasUnknown && len(c.invalid) == 0
+}
+
+func parseTree(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		return nil, err
+	}
+	if hasTrailingData(dec) {
+		return nil, errors.New("unexpected data after the JSON value")
+	}
+	return tree, nil
+}
+
+// diagnose finds why data does not fit dst and returns the problem.
+func diagnose(data []byte, dst any) error {
+	tree, err := parseTree(data)
+	if err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return errBadRequest("malformed JSON at byte %d: %v", syn.Offset, syn)
+		}
+		return errBadRequest("malformed JSON: %v", err)
+	}
+	c := checker{}
+	c.check(reflect.TypeOf(dst).Elem(), tree, "")
+	if c.hasUnknown {
+		return errBadField(c.unknown, "unknown field")
+	}
+	if len(c.invalid) > 0 {
+		return errInvalid(c.invalid)
+	}
+	// The tree fits; decode for real (this cannot fail on a fitting tree,
+	// but a custom unmarshaler may still refuse a value).
+	if err := json.Unmarshal(data, dst); err != nil {
+		return errInvalidField("", "%v", err)
+	}
+	return nil
+}
+
+// checker walks a generic JSON tree against a Go type.
+type checker struct {
+	// unknown is the first unknown key's path. hasUnknown says there is
+	// one: "" is a key JSON allows, so it cannot mean "none".
+	unknown    string
+	hasUnknown bool
+	invalid    validation.Errors
+}
+
+var (
+	timeType    = reflect.TypeFor[time.Time]()
+	rawType     = reflect.TypeFor[json.RawMessage]()
+	durationTyp = reflect.TypeFor[time.Duration]()
+)
+
+func (c *checker) mismatch(path, want string) {
+	field := path
+	if field == "" {
+		field = "(body)"
+	}
+	c.invalid.Add(field, "must be %s", want)
+}
+
+func (c *checker) check(t reflect.Type, v any, path string) {
+	if t.Implements(optionalIface) || reflect.PointerTo(t).Implements(optionalIface) {
+		if v == nil {
+			return // null is a value Optional carries; validation decides
+		}
+		c.check(reflect.Zero(t).Interface().(optionalType).optionalElem(), v, path)
+		return
+	}
+	switch t {
+	case rawType:
+		return
+	case timeType:
+		s, ok := v.(string)
+		if !ok {
+			c.mismatch(path, "an RFC 3339 time")
+			return
+		}
+		if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+			c.mismatch(path, "an RFC 3339 time such as \"2026-11-22T10:30:00Z\"")
+		}
+		return
+	case durationTyp:
+		// not used in request bodies; treat as an integer
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		if v == nil {
+			return
+		}
+		c.check(t.Elem(), v, path)
+	case reflect.Interface:
+		return
+	case reflect.Struct:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			c.mismatch(path, "an object")
+			return
+		}
+		fields := structFields(t)
+		for _, key := range sortedKeys(obj) {
+			f, ok := fields[key]
+			if !ok {
+				if !c.hasUnknown {
+					c.hasUnknown = true
+					name := key
+					if name == "" {
+						name = `""` // so the path still shows where the empty key was
+					}
+					c.unknown = validation.Join(path, name)
+				}
+				continue
+			}
+			c.check(f.Type, obj[key], validation.Join(path, key))
+		}
+	case reflect.Map:
+		obj, ok := v.(map[string]any)
+		if v == nil {
+			return
+		}
+		if !ok {
+			c.mismatch(path, "an object")
+			return
+		}
+		for _, key := range sortedKeys(obj) {
+			c.check(t.Elem(), obj[key], validation.Join(path, key))
+		}
+	case reflect.Slice:
+		if v == nil {
+			return
+		}
+		arr, ok := v.([]any)
+		if !ok {
+			c.mismatch(path, "a list")
+			return
+		}
+		for i, e := range arr {
+			c.check(t.Elem(), e, validation.Index(path, i))
+		}
+	case reflect.String:
+		if _, ok := v.(string); !ok {
+			c.mismatch(path, "a string")
+		}
+	case reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			c.mismatch(path, "true or false")
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, ok := v.(json.Number)
+		if !ok {
+			c.mismatch(path, "an integer")
+			return
+		}
+		i, err := strconv.ParseInt(string(n), 10, 64)
+		if err != nil || i < minInt(t) || i > maxInt(t) {
+			c.mismatch(path, "an integer in range")
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, ok := v.(json.Number)
+		if !ok {
+			c.mismatch(path, "a non-negative integer")
+			return
+		}
+		if _, err := strconv.ParseUint(string(n), 10, t.Bits()); err != nil {
+			c.mismatch(path, "a non-negative integer in range")
+		}
+	case reflect.Float32, reflect.Float64:
+		n, ok := v.(json.Number)
+		if !ok {
+			c.mismatch(path, "a number")
+			return
+		}
+		if f, err := n.Float64(); err != nil || math.IsInf(f, 0) {
+			c.mismatch(path, "a finite number")
+		}
+	default:
+		c.mismatch(path, fmt.Sprintf("a %s", t.Kind()))
+	}
+}
+
+func minInt(t reflect.Type) int64 { return -1 << (t.Bits() - 1) }
+func maxInt(t reflect.Type) int64 { return 1<<(t.Bits()-1) - 1 }
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	// Insertion order is lost in a map; sorting makes "the first unknown
+	// field" deterministic.
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
+
+var fieldCache sync.Map // reflect.Type → map[string]reflect.StructField
+
+// structFields maps JSON keys to the fields encoding/json would fill,
+// including promoted fields of embedded structs.
+func structFields(t reflect.Type) map[string]reflect.StructField {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]reflect.StructField)
+	}
+	m := map[string]reflect.StructField{}
+	var walk func(reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name, _, _ := strings.Cut(tag, ",")
+			if f.Anonymous && name == "" {
+				ft := f.Type
+				if ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if ft.Kind() == reflect.Struct {
+					walk(ft)
+					continue
+				}
+			}
+			if !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			if _, taken := m[name]; !taken {
+				m[name] = f
+			}
+		}
+	}
+	walk(t)
+	fieldCache.Store(t, m)
+	return m
+}

@@ -1,0 +1,132 @@
+package httpapi
+
+// routeTable is every endpoint of the server, in one place. The mux, the
+// role test and the OpenAPI document are all built from it, so none of
+// them can drift from the others.
+func (a *API) routeTable() []Route {
+	pageParams := []Param{
+		{"page", "integer", "page number, from 1"},
+		{"per_page", "integer", "rows per page, 1..500 (default 50)"},
+	}
+	ruleFilters := []Param{
+		{"is_active", "boolean", "only active (true) or inactive (false) rules"},
+		{"trigger_type", "string", "only rules of this trigger"},
+	}
+	const (
+		tagHealth    = "Health"
+		tagRules     = "Rules"
+		tagControl   = "Global control"
+		tagMembers   = "Members"
+		tagTokens    = "Tokens"
+		tagWorkspace = "Workspace"
+		tagTags      = "Tags"
+		tagLists     = "Contact lists"
+	)
+	return []Route{
+		// Health and documentation: no credentials.
+		{Method: "GET", Path: "/healthz", Policy: &public, Handler: a.healthz,
+			Doc: Doc{Summary: "The process is up", Tag: tagHealth, Response: healthResponse{}}},
+		{Method: "GET", Path: "/readyz", Policy: &public, Handler: a.readyz,
+			Doc: Doc{Summary: "The store is reachable and migrated", Tag: tagHealth, Response: healthResponse{}, Errors: []int{503}}},
+		{Method: "GET", Path: "/metrics", Policy: &public, Handler: a.metricsHandler,
+			Doc: Doc{Summary: "Prometheus metrics", Tag: tagHealth, Raw: "text/plain"}},
+		{Method: "GET", Path: "/openapi.json", Policy: &public, Handler: a.openAPIHandler,
+			Doc: Doc{Summary: "This document (OpenAPI 3.1)", Tag: tagHealth, Raw: "application/json"}},
+
+		// Rules (API.md §2).
+		{Method: "GET", Path: "/v1/automation/rules", Policy: &supervisorOrUp, Handler: a.listRules,
+			Doc: Doc{Summary: "List every rule, by priority then id", Tag: tagRules, Response: wholeList[ruleResponse]{}, Query: ruleFilters}},
+		{Method: "POST", Path: "/v1/automation/rules", Policy: &supervisorOrUp, Handler: a.createRule,
+			Doc: Doc{Summary: "Create a rule", Tag: tagRules, Request: ruleWrite{}, Response: ruleResponse{}, Status: 201,
+				Notes: []string{"A taken priority shifts every rule at or after it down by one; without priority the rule goes last.",
+					"Omitted alert_settings fields take the `default` preset's values."}}},
+		{Method: "POST", Path: "/v1/automation/rules/reorder", Policy: &supervisorOrUp, Handler: a.reorderRules,
+			Doc: Doc{Summary: "Reorder every rule", Tag: tagRules, Request: reorderBody{}, Response: wholeList[ruleResponse]{}}},
+		{Method: "GET", Path: "/v1/automation/rules/snoozed", Policy: &supervisorOrUp, Handler: a.listSnoozedRules,
+			Doc: Doc{Summary: "List the rules snoozed now", Tag: tagRules, Response: envelope[ruleResponse]{}, Query: append(ruleFilters, pageParams...)}},
+		{Method: "GET", Path: "/v1/automation/rules/{id}", Policy: &supervisorOrUp, Handler: a.getRule,
+			Doc: Doc{Summary: "Get a rule", Tag: tagRules, Response: ruleResponse{}}},
+		{Method: "PATCH", Path: "/v1/automation/rules/{id}", Policy: &supervisorOrUp, Handler: a.updateRule,
+			Doc: Doc{Summary: "Update a rule (absent fields unchanged, null clears; nested objects merge)", Tag: tagRules, Request: ruleWrite{}, Response: ruleResponse{}, Errors: []int{409}}},
+		{Method: "PUT", Path: "/v1/automation/rules/{id}", Policy: &supervisorOrUp, Handler: a.updateRule,
+			Doc: Doc{Summary: "Update a rule (same partial semantics as PATCH)", Tag: tagRules, Request: ruleWrite{}, Response: ruleResponse{}}},
+		{Method: "DELETE", Path: "/v1/automation/rules/{id}", Policy: &supervisorOrUp, Handler: a.deleteRule,
+			Doc: Doc{Summary: "Delete a rule (its runs and statistics stay)", Tag: tagRules, Status: 204}},
+		{Method: "POST", Path: "/v1/automation/rules/{id}/snooze", Policy: &supervisorOrUp, Handler: a.snoozeRule,
+			Doc: Doc{Summary: "Snooze a rule until a time (future, within 366 days)", Tag: tagRules, Request: snoozeBody{}, Response: snoozeResponse{}}},
+		{Method: "DELETE", Path: "/v1/automation/rules/{id}/snooze", Policy: &supervisorOrUp, Handler: a.unsnoozeRule,
+			Doc: Doc{Summary: "End a rule's snooze (idempotent)", Tag: tagRules, Response: snoozeResponse{}}},
+		{Method: "GET", Path: "/v1/automation/rules/{id}/effective-state", Policy: &supervisorOrUp, Handler: a.getEffectiveState,
+			Doc: Doc{Summary: "Whether the rule runs now, and why not", Tag: tagRules, Response: effectiveState{}}},
+		{Method: "PUT", Path: "/v1/automation/rules/{id}/alert-settings", Policy: &supervisorOrUp, Handler: a.putAlertSettings,
+			Doc: Doc{Summary: "Set alert settings from a preset (off, default, strict, relaxed) or explicitly", Tag: tagRules, Request: alertSettingsBody{}, Response: ruleResponse{}}},
+		{Method: "PUT", Path: "/v1/automation/rules/{id}/schedule-settings", Policy: &supervisorOrUp, Handler: a.putScheduleSettings,
+			Doc: Doc{Summary: "Set or remove (null) the rule's schedule", Tag: tagRules, Request: scheduleSettingsBody{}, Response: ruleResponse{}}},
+		{Method: "PUT", Path: "/v1/automation/rules/{id}/rollout", Policy: &supervisorOrUp, Handler: a.putRollout,
+			Doc: Doc{Summary: "Set the rollout percentage", Tag: tagRules, Request: rolloutBody{}, Response: ruleResponse{}}},
+		{Method: "GET", Path: "/v1/automation/rules/{id}/schedule/preview", Policy: &supervisorOrUp, Handler: a.previewSchedule,
+			Doc: Doc{Summary: "The rule's active windows in [start_at, start_at + hours)", Tag: tagRules, Response: schedulePreview{},
+				Query: []Param{{"hours", "integer", "1..2160, default 168"}, {"start_at", "string", "RFC 3339 time, default now"}}}},
+
+		// Global control (API.md §6, §7).
+		{Method: "GET", Path: "/v1/automation/control", Policy: &supervisorOrUp, Handler: a.getControl,
+			Doc: Doc{Summary: "The global kill switch", Tag: tagControl, Response: controlResponse{}}},
+		{Method: "PUT", Path: "/v1/automation/control", Policy: &supervisorOrUp, Handler: a.putControl,
+			Doc: Doc{Summary: "Pause or resume all automation", Tag: tagControl, Request: controlBody{}, Response: controlResponse{}}},
+
+		// Directory (API.md §1).
+		{Method: "GET", Path: "/v1/members", Policy: &anyRole, Handler: a.listMembers,
+			Doc: Doc{Summary: "List members", Tag: tagMembers, Response: envelope[memberResponse]{}, Query: pageParams}},
+		{Method: "POST", Path: "/v1/members", Policy: &adminOnly, Handler: a.createMember,
+			Doc: Doc{Summary: "Add a member", Tag: tagMembers, Request: memberWrite{}, Response: memberResponse{}, Status: 201, Errors: []int{409}}},
+		{Method: "GET", Path: "/v1/members/{id}", Policy: &anyRole, Handler: a.getMember,
+			Doc: Doc{Summary: "Get a member", Tag: tagMembers, Response: memberResponse{}}},
+		{Method: "PATCH", Path: "/v1/members/{id}", Policy: &adminOnly, Handler: a.updateMember,
+			Doc: Doc{Summary: "Update a member (demoting the last admin: 409)", Tag: tagMembers, Request: memberWrite{}, Response: memberResponse{}, Errors: []int{409}}},
+		{Method: "DELETE", Path: "/v1/members/{id}", Policy: &adminOnly, Handler: a.deleteMember,
+			Doc: Doc{Summary: "Remove a member and revoke its tokens (the last admin: 409)", Tag: tagMembers, Status: 204, Errors: []int{409}}},
+
+		{Method: "GET", Path: "/v1/tokens", Policy: &anyRole, Handler: a.listTokens,
+			Doc: Doc{Summary: "List tokens (admin), or your own with mine=1 (every role)", Tag: tagTokens, Response: envelope[tokenResponse]{},
+				Query: append([]Param{{"mine", "boolean", "only the caller's own tokens"}}, pageParams...)}},
+		{Method: "POST", Path: "/v1/tokens", Policy: &adminOnly, Handler: a.createToken,
+			Doc: Doc{Summary: "Create a token; the secret is in this response only", Tag: tagTokens, Request: tokenCreate{}, Response: tokenResponse{}, Status: 201}},
+		{Method: "DELETE", Path: "/v1/tokens/{id}", Policy: &anyRole, Handler: a.revokeToken,
+			Doc: Doc{Summary: "Revoke a token (your own, or any as admin)", Tag: tagTokens, Status: 204}},
+
+		{Method: "GET", Path: "/v1/workspace", Policy: &adminOnly, Handler: a.getWorkspace,
+			Doc: Doc{Summary: "The workspace's settings, with its webhook signing secret", Tag: tagWorkspace, Response: workspaceResponse{}}},
+		{Method: "PATCH", Path: "/v1/workspace", Policy: &adminOnly, Handler: a.patchWorkspace,
+			Doc: Doc{Summary: "Update settings (smtp merges; an omitted password keeps its value)", Tag: tagWorkspace, Request: workspacePatch{}, Response: workspaceResponse{}}},
+		{Method: "POST", Path: "/v1/workspace/secret", Policy: &adminOnly, Handler: a.rotateSecret,
+			Doc: Doc{Summary: "Rotate the signing secret; the old one keeps signing for 24 hours", Tag: tagWorkspace, Response: secretResponse{}}},
+		{Method: "POST", Path: "/v1/workspaces", Policy: &adminOnly, Handler: a.createWorkspace,
+			Doc: Doc{Summary: "Create another workspace (server started with --multi-workspace)", Tag: tagWorkspace, Request: workspaceCreate{}, Response: workspaceCreated{}, Status: 201, Errors: []int{409}}},
+
+		{Method: "GET", Path: "/v1/tags", Policy: &anyRole, Handler: a.listTags,
+			Doc: Doc{Summary: "List tags", Tag: tagTags, Response: envelope[tagResponse]{}, Query: pageParams}},
+		{Method: "POST", Path: "/v1/tags", Policy: &supervisorOrUp, Handler: a.createTag,
+			Doc: Doc{Summary: "Create a tag", Tag: tagTags, Request: tagWrite{}, Response: tagResponse{}, Status: 201, Errors: []int{409}}},
+		{Method: "GET", Path: "/v1/tags/{id}", Policy: &anyRole, Handler: a.getTag,
+			Doc: Doc{Summary: "Get a tag", Tag: tagTags, Response: tagResponse{}}},
+		{Method: "PATCH", Path: "/v1/tags/{id}", Policy: &supervisorOrUp, Handler: a.updateTag,
+			Doc: Doc{Summary: "Update a tag", Tag: tagTags, Request: tagWrite{}, Response: tagResponse{}, Errors: []int{409}}},
+		{Method: "DELETE", Path: "/v1/tags/{id}", Policy: &supervisorOrUp, Handler: a.deleteTag,
+			Doc: Doc{Summary: "Delete a tag (409 with rule_ids while rules use it)", Tag: tagTags, Status: 204, Errors: []int{409}}},
+
+		{Method: "GET", Path: "/v1/contact-lists", Policy: &anyRole, Handler: a.listContactLists,
+			Doc: Doc{Summary: "List contact lists", Tag: tagLists, Response: envelope[contactListResponse]{}, Query: pageParams}},
+		{Method: "POST", Path: "/v1/contact-lists", Policy: &supervisorOrUp, Handler: a.createContactList,
+			Doc: Doc{Summary: "Create a contact list", Tag: tagLists, Request: contactListWrite{}, Response: contactListResponse{}, Status: 201, Errors: []int{409}}},
+		{Method: "GET", Path: "/v1/contact-lists/{id}", Policy: &anyRole, Handler: a.getContactList,
+			Doc: Doc{Summary: "Get a contact list", Tag: tagLists, Response: contactListResponse{}}},
+		{Method: "PATCH", Path: "/v1/contact-lists/{id}", Policy: &supervisorOrUp, Handler: a.updateContactList,
+			Doc: Doc{Summary: "Rename a contact list", Tag: tagLists, Request: contactListWrite{}, Response: contactListResponse{}, Errors: []int{409}}},
+		{Method: "DELETE", Path: "/v1/contact-lists/{id}", Policy: &supervisorOrUp, Handler: a.deleteContactList,
+			Doc: Doc{Summary: "Delete a contact list (409 with rule_ids while rules use it)", Tag: tagLists, Status: 204, Errors: []int{409}}},
+		{Method: "PUT", Path: "/v1/contact-lists/{id}/members", Policy: &supervisorOrUp, Handler: a.changeContactListMembers,
+			Doc: Doc{Summary: "Add and remove addresses (case-insensitive; at most 10,000 per call)", Tag: tagLists, Request: contactListMembersChange{}, Response: contactListResponse{}}},
+		{Method: "GET", Path: "/v1/contact-lists/{id}/members", Policy: &anyRole, Handler: a.listContactListMembers,
+			Doc: Doc{Summary: "List a contact list's addresses", Tag: tagLists, Response: envelope[contactListEntryResponse]{}, Query: pageParams}},
+	}
+}
