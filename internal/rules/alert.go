@@ -9,13 +9,13 @@ import (
 // AlertSettings says when a rule's failure rate should raise an alert
 // (API.md §7). A nil *AlertSettings means alerting is off.
 type AlertSettings struct {
-	Enabled                 bool     `json:"enabled"`
-	WindowMinutes           int      `json:"window_minutes"`
-	MinMatchedRuns          int      `json:"min_matched_runs"`
-	WarningFailureRatePct   float64  `json:"warning_failure_rate_pct"`
-	CriticalFailureRatePct  float64  `json:"critical_failure_rate_pct"`
-	Notify                  []string `json:"notify"`
-	RenotifyMinutes         int      `json:"renotify_minutes"`
+	Enabled                bool     `json:"enabled"`
+	WindowMinutes          int      `json:"window_minutes"`
+	MinMatchedRuns         int      `json:"min_matched_runs"`
+	WarningFailureRatePct  float64  `json:"warning_failure_rate_pct"`
+	CriticalFailureRatePct float64  `json:"critical_failure_rate_pct"`
+	Notify                 []string `json:"notify"`
+	RenotifyMinutes        int      `json:"renotify_minutes"`
 }
 
 // Notification channels for alerts.
