@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchboard-hq/switchboard/internal/clock"
+	"github.com/switchboard-hq/switchboard/internal/pipeline"
 	"github.com/switchboard-hq/switchboard/internal/store"
 )
 
@@ -32,10 +34,21 @@ type Deps struct {
 	Clock    clock.Clock
 	Logger   *slog.Logger
 	Registry *prometheus.Registry // /metrics serves it; nil → a fresh one
+	// Programs is the compiled-rules cache dry-runs evaluate with.
+	Programs *pipeline.Programs
+	// Ingester stores events durably (group commit).
+	Ingester Ingester
+	// Wake tells the workers events are waiting (after a retry). May be nil.
+	Wake func()
 	// RulesChanged is told when a workspace's rules, control record, or a
 	// directory object rules depend on changed, so compiled rule sets can
 	// be dropped. May be nil.
 	RulesChanged func(workspaceID int64)
+}
+
+// Ingester stores events durably (group commit); see pipeline.Ingester.
+type Ingester interface {
+	Ingest(ctx context.Context, g *store.IngestGroup) error
 }
 
 // API serves the HTTP contract.
@@ -47,6 +60,9 @@ type API struct {
 	registry     *prometheus.Registry
 	metrics      *httpMetrics
 	rulesChanged func(int64)
+	programs     *pipeline.Programs
+	ingester     Ingester
+	wake         func()
 	routes       []Route
 	handler      http.Handler
 
@@ -73,6 +89,12 @@ func New(cfg Config, d Deps) *API {
 		registry:     d.Registry,
 		metrics:      newHTTPMetrics(d.Registry),
 		rulesChanged: d.RulesChanged,
+		programs:     d.Programs,
+		ingester:     d.Ingester,
+		wake:         d.Wake,
+	}
+	if a.programs == nil {
+		a.programs = pipeline.NewPrograms(d.Store)
 	}
 	a.routes = a.routeTable()
 	a.handler = a.buildMux(a.routes)
@@ -86,6 +108,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.Serv
 func (a *API) Routes() []Route { return a.routes }
 
 func (a *API) changed(workspaceID int64) {
+	a.programs.Invalidate(workspaceID)
 	if a.rulesChanged != nil {
 		a.rulesChanged(workspaceID)
 	}
@@ -95,7 +118,11 @@ func (a *API) changed(workspaceID int64) {
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	return json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	// Conditions and templates come back as submitted, "<" and "&"
+	// included, not as \u003c escapes.
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }
 
 // Time is how every time leaves the API: RFC 3339 in UTC with "Z", with

@@ -97,15 +97,81 @@ func hasTrailingData(dec *json.Decoder) bool {
 
 // strictKeys re-checks a body the fast path accepted, because
 // encoding/json matches keys case-insensitively ("NAME" sets Name): the
-// contract calls such keys unknown. Bodies are small; this costs one pass.
+// contract calls such keys unknown. It descends only into fields whose
+// type has keys of its own, so a payload held as json.RawMessage is
+// scanned, never decoded into a tree: this is the ingestion hot path.
 func strictKeys(data []byte, dst any) bool {
-	tree, err := parseTree(data)
-	if err != nil {
-		return false
+	return keysMatch(data, reflect.TypeOf(dst).Elem())
+}
+
+func keysMatch(data []byte, t reflect.Type) bool {
+	t = unwrapType(t)
+	if !hasKeys(t) || bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+		return true
 	}
-	c := checker{}
-	c.check(reflect.TypeOf(dst).Elem(), tree, "")
-	return !c.hasUnknown && len(c.invalid) == 0
+	switch t.Kind() {
+	case reflect.Struct:
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(data, &obj) != nil {
+			return false
+		}
+		fields := structFields(t)
+		for k, v := range obj {
+			f, ok := fields[k]
+			if !ok || !keysMatch(v, f.Type) {
+				return false
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		var arr []json.RawMessage
+		if json.Unmarshal(data, &arr) != nil {
+			return false
+		}
+		for _, v := range arr {
+			if !keysMatch(v, t.Elem()) {
+				return false
+			}
+		}
+	case reflect.Map:
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(data, &obj) != nil {
+			return false
+		}
+		for _, v := range obj {
+			if !keysMatch(v, t.Elem()) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// unwrapType sees through pointers, Optional and patchObject.
+func unwrapType(t reflect.Type) reflect.Type {
+	for {
+		switch {
+		case t.Implements(optionalIface):
+			t = reflect.Zero(t).Interface().(optionalType).optionalElem()
+		case t.Kind() == reflect.Pointer:
+			t = t.Elem()
+		default:
+			return t
+		}
+	}
+}
+
+// hasKeys reports whether values of t contain object keys to check.
+func hasKeys(t reflect.Type) bool {
+	t = unwrapType(t)
+	switch {
+	case t == timeType || t == rawType:
+		return false
+	case t.Kind() == reflect.Struct:
+		return true
+	case t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map:
+		return hasKeys(t.Elem())
+	}
+	return false
 }
 
 func parseTree(data []byte) (any, error) {

@@ -1,5 +1,7 @@
 package httpapi
 
+import "github.com/switchboard-hq/switchboard/internal/engine"
+
 // routeTable is every endpoint of the server, in one place. The mux, the
 // role test and the OpenAPI document are all built from it, so none of
 // them can drift from the others.
@@ -40,6 +42,12 @@ func (a *API) routeTable() []Route {
 			Doc: Doc{Summary: "Create a rule", Tag: tagRules, Request: ruleWrite{}, Response: ruleResponse{}, Status: 201,
 				Notes: []string{"A taken priority shifts every rule at or after it down by one; without priority the rule goes last.",
 					"Omitted alert_settings fields take the `default` preset's values."}}},
+		{Method: "POST", Path: "/v1/automation/rules/dry-run", Policy: &supervisorOrUp, Handler: a.dryRun,
+			Doc: Doc{Summary: "Evaluate a saved rule (rule_id) or an unsaved one against a payload; nothing is persisted", Tag: tagRules,
+				Request: dryRunBody{}, Response: engine.DryRunResult{},
+				Notes: []string{"Evaluates trigger, trigger_data, conditions and rollout (an unsaved rule hashes as rule id 0); reports the effective state without applying it, nor cooldowns."}}},
+		{Method: "POST", Path: "/v1/automation/rules/{id}/test", Policy: &supervisorOrUp, Handler: a.testRule,
+			Doc: Doc{Summary: "Dry-run a saved rule as an event of its own trigger", Tag: tagRules, Request: testBody{}, Response: engine.DryRunResult{}}},
 		{Method: "POST", Path: "/v1/automation/rules/reorder", Policy: &supervisorOrUp, Handler: a.reorderRules,
 			Doc: Doc{Summary: "Reorder every rule", Tag: tagRules, Request: reorderBody{}, Response: wholeList[ruleResponse]{}}},
 		{Method: "GET", Path: "/v1/automation/rules/snoozed", Policy: &supervisorOrUp, Handler: a.listSnoozedRules,
