@@ -51,6 +51,7 @@ type Store interface {
 	ContactLists
 	Rules
 	Controls
+	Events
 
 	// Dialect names the implementation: "sqlite" or "postgres".
 	Dialect() string

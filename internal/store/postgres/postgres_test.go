@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/switchboard-hq/switchboard/internal/clock"
 	"github.com/switchboard-hq/switchboard/internal/store"
 	"github.com/switchboard-hq/switchboard/internal/store/postgres"
 	"github.com/switchboard-hq/switchboard/internal/store/storetest"
@@ -12,7 +13,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) store.Store { return storetest.Open(t, "postgres") })
+	storetest.Run(t, func(t *testing.T, clk clock.Clock) store.Store { return storetest.OpenWithClock(t, "postgres", clk) })
 }
 
 func open(t *testing.T, url string) *postgres.Store {

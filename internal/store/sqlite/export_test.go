@@ -1,6 +1,9 @@
 package sqlite
 
-import "context"
+import (
+	"context"
+	"database/sql"
+)
 
 // Pragmas is what the connections were configured with, for tests.
 type Pragmas struct {
@@ -24,7 +27,32 @@ func (s *Store) Pragmas(ctx context.Context) Pragmas {
 
 // ContainingPlan returns SQLite's plan for ContactListsContaining's query.
 func (s *Store) ContainingPlan(ctx context.Context) (string, error) {
-	rows, err := s.read.QueryContext(ctx, `EXPLAIN QUERY PLAN `+containingQuery, 1, "a@b.test", "[1,2,3]")
+	return s.plan(ctx, containingQuery, 1, "a@b.test", "[1,2,3]")
+}
+
+// QueuePlans returns SQLite's plans for the queue's hot statements, by
+// name: claim, finish (CompleteEvents' fence check), next due.
+func (s *Store) QueuePlans(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	for name, q := range map[string]struct {
+		sql  string
+		args []any
+	}{
+		"claim":    {claimQuery, []any{1, "owner", 2, 32}},
+		"finish":   {finishEvents.text(2), make([]any, 2*finishEvents.width)},
+		"next due": {nextDueQuery, nil},
+	} {
+		p, err := s.plan(ctx, q.sql, q.args...)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = p
+	}
+	return out, nil
+}
+
+func (s *Store) plan(ctx context.Context, query string, args ...any) (string, error) {
+	rows, err := s.read.QueryContext(ctx, `EXPLAIN QUERY PLAN `+query, args...)
 	if err != nil {
 		return "", err
 	}
@@ -42,3 +70,7 @@ func (s *Store) ContainingPlan(ctx context.Context) (string, error) {
 	}
 	return plan, rows.Err()
 }
+
+// Writer is the writer connection, for benchmarks that compare the store
+// with hand-written SQL.
+func (s *Store) Writer() *sql.DB { return s.write }

@@ -49,6 +49,7 @@ type Store struct {
 	write *sql.DB // one connection: SQLite has one writer anyway, and queuing in Go is cheaper than busy-waiting
 	read  *sql.DB // query-only connections, concurrent thanks to WAL
 	clock clock.Clock
+	stmts statements // the writer's prepared multi-row statements
 }
 
 var _ store.Store = (*Store)(nil)
@@ -130,7 +131,7 @@ func (s *Store) Dialect() string { return "sqlite" }
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.closeStatements(), s.read.Close(), s.write.Close())
 }
 
 // querier is what *sql.DB and *sql.Tx have in common, so that one read

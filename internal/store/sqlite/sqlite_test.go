@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/switchboard-hq/switchboard/internal/clock"
 	"github.com/switchboard-hq/switchboard/internal/store"
 	"github.com/switchboard-hq/switchboard/internal/store/sqlite"
 	"github.com/switchboard-hq/switchboard/internal/store/storetest"
@@ -14,7 +15,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) store.Store { return storetest.Open(t, "sqlite") })
+	storetest.Run(t, func(t *testing.T, clk clock.Clock) store.Store { return storetest.OpenWithClock(t, "sqlite", clk) })
 }
 
 func open(t *testing.T, path string, opts sqlite.Options) *sqlite.Store {
@@ -100,5 +101,39 @@ func TestContactListsContainingUsesTheIndex(t *testing.T) {
 	}
 	if !strings.Contains(plan, "contact_list_members USING COVERING INDEX contact_list_members_email") {
 		t.Errorf("plan does not use contact_list_members_email:\n%s", plan)
+	}
+}
+
+// TestQueueQueriesUseTheirIndexes guards the claim against walking finished
+// events: it must scan the partial events_queue index in order and check
+// each candidate's order key with seeks in events_unfinished and
+// events_one_processing.
+func TestQueueQueriesUseTheirIndexes(t *testing.T) {
+	t.Parallel()
+	s := open(t, filepath.Join(t.TempDir(), "sb.db"), sqlite.Options{})
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	plans, err := s.QueuePlans(t.Context())
+	if err != nil {
+		t.Fatalf("EXPLAIN: %v", err)
+	}
+	for name, want := range map[string][]string{
+		"claim": {
+			"SCAN e USING INDEX events_queue",
+			"SEARCH p USING INDEX events_unfinished (workspace_id=? AND order_key=? AND created_at<?)",
+			"SEARCH p USING COVERING INDEX events_one_processing (workspace_id=? AND order_key=?)",
+		},
+		"finish":   {"SEARCH events USING INDEX sqlite_autoindex_events_1 (id=?)"},
+		"next due": {"events USING INDEX events_queue"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(plans[name], w) {
+				t.Errorf("%s plan lacks %q:\n%s", name, w, plans[name])
+			}
+		}
+		if strings.Contains(plans[name], "SCAN events\n") || strings.Contains(plans[name], "SCAN e\n") {
+			t.Errorf("%s plan scans the events table:\n%s", name, plans[name])
+		}
 	}
 }

@@ -1,6 +1,7 @@
 // Package storetest holds the conformance suite every store.Store
-// implementation must pass (Run), and opens fresh, migrated stores for the
-// tests of other packages (Open, OpenWithClock).
+// implementation must pass (Run), opens fresh, migrated stores for the
+// tests of other packages (Open, OpenWithClock), and holds the workloads
+// the dialects' benchmarks share (Bench*).
 //
 // SQLite stores live in a file under t.TempDir(). PostgreSQL stores need
 // the environment variable SWITCHBOARD_TEST_POSTGRES (a postgres:// URL);

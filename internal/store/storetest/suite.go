@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/switchboard-hq/switchboard/internal/auth"
+	"github.com/switchboard-hq/switchboard/internal/clock"
 	"github.com/switchboard-hq/switchboard/internal/rules"
 	"github.com/switchboard-hq/switchboard/internal/store"
 )
@@ -18,10 +19,16 @@ import (
 // closed by a t.Cleanup the opener registers.
 type Opener = func(t *testing.T) store.Store
 
+// ClockOpener is an Opener whose store stamps times with clk, for the
+// tests that move time (leases, retries, idempotency expiry).
+type ClockOpener = func(t *testing.T, clk clock.Clock) store.Store
+
 // Run runs the conformance suite: every method of store.Store, its error
-// sentinels, workspace isolation, rule priorities and time precision. Each
-// test calls open for a store of its own and runs in parallel.
-func Run(t *testing.T, open func(t *testing.T) store.Store) {
+// sentinels, workspace isolation, rule priorities, time precision, and the
+// event queue with its history. Each test calls open for a store of its
+// own and runs in parallel.
+func Run(t *testing.T, openWithClock ClockOpener) {
+	open := func(t *testing.T) store.Store { return openWithClock(t, clock.System{}) }
 	groups := []struct {
 		name string
 		run  func(t *testing.T, open Opener)
@@ -44,6 +51,24 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
 			g.run(t, open)
+		})
+	}
+	eventGroups := []struct {
+		name string
+		run  func(t *testing.T, open ClockOpener)
+	}{
+		{"EventIngest", testEventIngest},
+		{"EventClaims", testEventClaims},
+		{"EventConcurrency", testEventConcurrency},
+		{"EventLeases", testEventLeases},
+		{"EventCompletion", testEventCompletion},
+		{"EventListings", testEventListings},
+		{"EventIsolation", testEventIsolation},
+	}
+	for _, g := range eventGroups {
+		t.Run(g.name, func(t *testing.T) {
+			t.Parallel()
+			g.run(t, openWithClock)
 		})
 	}
 }

@@ -1,0 +1,306 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Event statuses (API.md §8).
+const (
+	EventPending    = "pending"
+	EventProcessing = "processing"
+	EventProcessed  = "processed"
+	EventSkipped    = "skipped"
+	EventFailed     = "failed"
+)
+
+// Run statuses (API.md §8).
+const (
+	RunNotMatched = "not_matched"
+	RunPending    = "pending"
+	RunExecuted   = "executed"
+	RunFailed     = "failed"
+)
+
+// Delivery statuses (API.md §5).
+const (
+	DeliveryPending   = "pending"
+	DeliveryLeased    = "leased"
+	DeliverySucceeded = "succeeded"
+	DeliveryFailed    = "failed"
+	DeliverySkipped   = "skipped"
+)
+
+// ErrLeaseLost is returned when a worker completes, fails or releases an
+// event whose lease it no longer holds (it expired and another worker took
+// the event): the late worker's work is refused, so nothing is written
+// twice.
+var ErrLeaseLost = errors.New("store: the event's lease was lost")
+
+// ErrIdempotencyConflict: an Idempotency-Key was reused with another body.
+var ErrIdempotencyConflict = errors.New("store: idempotency key reused with a different request")
+
+// Event is an event on the queue.
+type Event struct {
+	ID             string // UUIDv7
+	WorkspaceID    int64
+	EventType      string
+	ConversationID *string
+	ContactID      *string
+	Payload        json.RawMessage // as the host sent it
+	PayloadHash    string
+	Source         string
+	ChannelSource  *string
+	CausedBy       *string // the delivery whose action made the host send this
+	Status         string
+	Attempts       int
+	AvailableAt    time.Time
+	OccurredAt     time.Time
+	CreatedAt      time.Time
+	ProcessedAt    *time.Time
+	Error          *string
+	// OrderKey serialises processing: conversation_id, else contact_id,
+	// else the event's own id (no ordering constraint).
+	OrderKey string
+	// TargetRuleID is set on scheduler events: only that rule evaluates it.
+	TargetRuleID *int64
+}
+
+// NewEvent is an event to ingest. The store assigns CreatedAt, AvailableAt
+// (= CreatedAt) and the status pending.
+type NewEvent struct {
+	Event
+	// IdempotencyKey, when set, makes a retry within 24 hours return the
+	// first event; RequestHash tells a retry from a different request.
+	IdempotencyKey string
+	RequestHash    string
+}
+
+// Ingested is the outcome for one NewEvent.
+type Ingested struct {
+	Event     Event
+	Duplicate bool // the idempotency key matched an earlier event
+}
+
+// IngestGroup is the events of one request: stored all together or not
+// at all. A group whose idempotency key was reused with a different body
+// fails alone (Err = ErrIdempotencyConflict, Index = the item), without
+// failing the other groups of the same commit.
+type IngestGroup struct {
+	Events  []NewEvent
+	Results []Ingested // filled by IngestEvents, in order
+	Err     error
+	Index   int
+}
+
+// Claim is a worker's hold on an event. Fence is the lease's fencing token:
+// completing with a stale fence fails with ErrLeaseLost.
+type Claim struct {
+	Event Event
+	Fence int64
+}
+
+// Run is the record of one rule evaluated for one event.
+type Run struct {
+	ID             string // UUIDv7
+	WorkspaceID    int64
+	EventID        string
+	RuleID         int64
+	RuleName       string
+	ConversationID *string
+	ContactID      *string
+	Matched        bool
+	Executed       bool
+	Status         string
+	Result         json.RawMessage // {"reason", "trace", "actions": [...]}
+	CreatedAt      time.Time
+	SettledAt      *time.Time
+	EventType      string
+	EventSource    string
+	EventStatus    string // read from the event when listing
+	ChannelSource  *string
+}
+
+// Delivery is one action waiting to reach the host (the outbox).
+type Delivery struct {
+	ID             string // UUIDv7, also the webhook-id
+	WorkspaceID    int64
+	RunID          string
+	EventID        string
+	RuleID         int64
+	ActionIndex    int
+	ConversationID *string
+	ContactID      *string
+	Action         json.RawMessage // the push body's "action"
+	Status         string
+	Attempts       int
+	LastError      *string
+	AvailableAt    time.Time
+	CreatedAt      time.Time
+}
+
+// Activity is an entry of a conversation's timeline.
+type Activity struct {
+	ID             string // UUIDv7
+	WorkspaceID    int64
+	ConversationID string
+	Kind           string // "automation_applied"
+	RuleID         int64
+	RuleName       string
+	EventID        string
+	RunID          string
+	Actions        json.RawMessage
+	CreatedAt      time.Time
+}
+
+// Conversation is what the engine has learned about a conversation. On
+// upsert, an empty Status or Priority, and a nil AssigneeID, Tags or time
+// keep the stored value: an event tells only part of the story.
+type Conversation struct {
+	WorkspaceID           int64
+	ID                    string
+	Status                string // open, closed, snoozed
+	AssigneeID            *string
+	Tags                  []string
+	Priority              *string
+	LastCustomerMessageAt *time.Time
+	LastTeamResponseAt    *time.Time
+	UpdatedAt             time.Time
+}
+
+// CounterDelta moves a rule's counters (match_count, last_matched_at,
+// applied_count, last_applied_at). Counters never move updated_at.
+type CounterDelta struct {
+	RuleID    int64
+	Matched   int64
+	Applied   int64
+	MatchedAt *time.Time
+	AppliedAt *time.Time
+}
+
+// Cooldown records when a rule last matched a rollout key.
+type Cooldown struct {
+	RuleID    int64
+	Key       string
+	MatchedAt time.Time
+}
+
+// Outcome is everything processing one event decided, committed in ONE
+// transaction together with the event's final status (DESIGN.md).
+type Outcome struct {
+	Status       string // processed or skipped
+	Runs         []Run
+	Deliveries   []Delivery
+	Activities   []Activity
+	Counters     []CounterDelta
+	Cooldowns    []Cooldown
+	Conversation *Conversation // upserted when set
+	// Hops is the event's automation hop count (0 for a host's own event,
+	// origin's hops + 1 for one caused by a delivery), kept for loop
+	// prevention of the events it causes in turn.
+	Hops int
+	// CausedByRules is the rule chain that led to the event (see
+	// DeliveryOrigin), kept with it for the events it causes in turn.
+	CausedByRules []int64
+}
+
+// Completion is one claimed event's outcome.
+type Completion struct {
+	Claim   Claim
+	Outcome Outcome
+}
+
+// EventFilter narrows event listings.
+type EventFilter struct {
+	Status, EventType, Source, PayloadHash string
+	ConversationID                         string
+	RuleID                                 int64 // events for which that rule has a run
+}
+
+// RunFilter narrows run listings.
+type RunFilter struct {
+	RuleID   int64
+	EventID  string
+	Matched  *bool
+	Executed *bool
+	Status   string
+}
+
+// ListQuery is a page of a keyset- or offset-paginated list sorted by a
+// column. With After set, rows strictly after (or, descending, before)
+// that (created_at, id) position are returned and Offset is ignored.
+type ListQuery struct {
+	Limit     int
+	Offset    int
+	SortBy    string // created_at (default), id; events also processed_at, attempts
+	Desc      bool
+	AfterTime *time.Time
+	AfterID   string
+}
+
+// Events is the durable queue and its history.
+type Events interface {
+	// IngestEvents stores the groups in ONE transaction (group commit: many
+	// requests share one fsync). It returns an error only when nothing
+	// could be committed; per-group outcomes are in the groups.
+	IngestEvents(ctx context.Context, groups []*IngestGroup) error
+	GetEvent(ctx context.Context, workspaceID int64, id string) (Event, error)
+	ListEvents(ctx context.Context, workspaceID int64, f EventFilter, q ListQuery) ([]Event, int, error)
+
+	// ClaimEvents leases up to limit events that are due (pending with
+	// available_at <= now, or processing with an expired lease), across
+	// workspaces, oldest first, such that no two events with the same
+	// (workspace, OrderKey) are ever processing at once and an event is
+	// only claimed when every earlier event of its OrderKey is finished.
+	// Each claim increments Attempts. On PostgreSQL it uses SKIP LOCKED.
+	ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration) ([]Claim, error)
+	// CompleteEvents commits the outcomes of a claimed batch in ONE
+	// transaction: each event's runs, deliveries, activity, counters,
+	// cooldowns and conversation state, and its final status. An item
+	// whose claim's fence is no longer current is refused alone
+	// (ErrLeaseLost in its slot of the returned errors) and writes
+	// nothing; the error return is for failures of the whole commit.
+	CompleteEvents(ctx context.Context, items []Completion) ([]error, error)
+	// FailEvent records a processing error: the event returns to pending
+	// at retryAt, or becomes failed when retryAt is nil.
+	FailEvent(ctx context.Context, c Claim, msg string, retryAt *time.Time) error
+	// ReleaseEvent returns a claimed event to pending without counting the
+	// attempt (graceful shutdown).
+	ReleaseEvent(ctx context.Context, c Claim) error
+	// RetryEvent re-queues a failed event (ErrConflict for other statuses).
+	RetryEvent(ctx context.Context, workspaceID int64, id string) (Event, error)
+	// NextEventDue is the earliest available_at of a pending event, so
+	// idle workers can sleep until then; ok is false when none is pending.
+	NextEventDue(ctx context.Context) (t time.Time, ok bool, err error)
+
+	// RunRuleIDs returns the ids of the rules that already have a run for
+	// the event (re-processing skips them).
+	RunRuleIDs(ctx context.Context, workspaceID int64, eventID string) ([]int64, error)
+	GetRun(ctx context.Context, workspaceID int64, id string) (Run, error)
+	ListRuns(ctx context.Context, workspaceID int64, f RunFilter, q ListQuery) ([]Run, int, error)
+
+	// Cooldowns returns when each of ruleIDs last matched key.
+	Cooldowns(ctx context.Context, workspaceID int64, key string, ruleIDs []int64) ([]Cooldown, error)
+	// DeliveryOrigin describes an event caused by the delivery: chain is
+	// the rules of the causing event's chain plus the delivery's rule, and
+	// hops is the causing event's hop count plus one (loop prevention).
+	// An unknown delivery is ErrNotFound.
+	DeliveryOrigin(ctx context.Context, workspaceID int64, deliveryID string) (chain []int64, hops int, err error)
+	GetConversation(ctx context.Context, workspaceID int64, id string) (Conversation, error)
+}
+
+// ChangeFeed is implemented by stores that several nodes share
+// (PostgreSQL, with LISTEN/NOTIFY): a rule change made through one node
+// reaches every node's compiled-rules cache within a second.
+type ChangeFeed interface {
+	// PublishRulesChanged tells every node that a workspace's rules (or
+	// what they depend on: control, members, tags, lists) changed.
+	PublishRulesChanged(ctx context.Context, workspaceID int64) error
+	// SubscribeRulesChanged calls fn for each change published by any node
+	// (this one included) until ctx ends. It reconnects by itself; after a
+	// reconnect it calls fn with workspaceID 0, meaning "anything may have
+	// changed".
+	SubscribeRulesChanged(ctx context.Context, fn func(workspaceID int64)) error
+}

@@ -1,0 +1,434 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/switchboard-hq/switchboard/internal/store"
+)
+
+var _ store.Events = (*Store)(nil)
+
+// idempotencyTTL is how long an Idempotency-Key is honoured (API.md §8).
+const idempotencyTTL = 24 * time.Hour
+
+const eventColumns = `id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash,
+	source, channel_source, caused_by, status, attempts, available_at, occurred_at, created_at,
+	processed_at, error, order_key, target_rule_id`
+
+// eventColumnsOf is eventColumns qualified by a table alias.
+func eventColumnsOf(alias string) string {
+	cols := strings.Split(eventColumns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+func scanEvent(row scanner, extra ...any) (store.Event, error) {
+	var e store.Event
+	dest := []any{&e.ID, &e.WorkspaceID, &e.EventType, &e.ConversationID, &e.ContactID, &e.Payload, &e.PayloadHash,
+		&e.Source, &e.ChannelSource, &e.CausedBy, &e.Status, &e.Attempts, &e.AvailableAt, &e.OccurredAt, &e.CreatedAt,
+		&e.ProcessedAt, &e.Error, &e.OrderKey, &e.TargetRuleID}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return store.Event{}, notFound(err)
+	}
+	e.AvailableAt, e.OccurredAt, e.CreatedAt = e.AvailableAt.UTC(), e.OccurredAt.UTC(), e.CreatedAt.UTC()
+	e.ProcessedAt = utcPtr(e.ProcessedAt)
+	return e, nil
+}
+
+// orderKey is what serialises an event's processing: its conversation,
+// else its contact, else nothing but itself.
+func orderKey(e *store.Event) string {
+	switch {
+	case e.ConversationID != nil:
+		return *e.ConversationID
+	case e.ContactID != nil:
+		return *e.ContactID
+	default:
+		return e.ID
+	}
+}
+
+// keyRef names an idempotency key.
+type keyRef struct {
+	workspaceID int64
+	key         string
+}
+
+// keyHit is a live idempotency key: the request it was first used with and
+// the event that request stored.
+type keyHit struct {
+	requestHash string
+	event       store.Event
+}
+
+// ingestPlan is what one IngestEvents commit writes.
+type ingestPlan struct {
+	events []store.Event
+	keys   []keyRow
+}
+
+type keyRow struct {
+	keyRef
+	requestHash, eventID string
+}
+
+// planIngest decides each group's fate: new events get their ids and
+// times; an item whose key is live (in found, or used earlier in this
+// commit) is a duplicate of that key's event when the request hashes
+// match, and fails its whole group otherwise. A group that fails writes
+// nothing; the others are not affected.
+func planIngest(groups []*store.IngestGroup, found map[keyRef]keyHit, now time.Time) ingestPlan {
+	var plan ingestPlan
+	live := make(map[keyRef]keyHit, len(found))
+	for k, v := range found {
+		live[k] = v
+	}
+	for _, g := range groups {
+		if g.Err != nil {
+			continue
+		}
+		var (
+			results = make([]store.Ingested, len(g.Events))
+			events  []store.Event
+			keys    []keyRow
+			mine    map[keyRef]keyHit // keys first used by this group
+		)
+		for i := range g.Events {
+			ne := &g.Events[i]
+			ev := ne.Event
+			ev.ID, ev.Status, ev.Attempts = newID(), store.EventPending, 0
+			ev.CreatedAt, ev.AvailableAt, ev.ProcessedAt, ev.Error = now, now, nil, nil
+			ev.OccurredAt = orNow(ev.OccurredAt, now)
+			ev.OrderKey = orderKey(&ev)
+			if ne.IdempotencyKey != "" {
+				ref := keyRef{ev.WorkspaceID, ne.IdempotencyKey}
+				hit, ok := mine[ref]
+				if !ok {
+					hit, ok = live[ref]
+				}
+				if ok {
+					if hit.requestHash != ne.RequestHash {
+						g.Err, g.Index = store.ErrIdempotencyConflict, i
+						break
+					}
+					results[i] = store.Ingested{Event: hit.event, Duplicate: true}
+					continue
+				}
+				if mine == nil {
+					mine = map[keyRef]keyHit{}
+				}
+				mine[ref] = keyHit{requestHash: ne.RequestHash, event: ev}
+				keys = append(keys, keyRow{keyRef: ref, requestHash: ne.RequestHash, eventID: ev.ID})
+			}
+			results[i] = store.Ingested{Event: ev}
+			events = append(events, ev)
+		}
+		if g.Err != nil {
+			continue
+		}
+		for k, v := range mine {
+			live[k] = v
+		}
+		g.Results = results
+		plan.events = append(plan.events, events...)
+		plan.keys = append(plan.keys, keys...)
+	}
+	return plan
+}
+
+// checkGroup refuses a group carrying text the store cannot keep, naming
+// the item.
+func checkGroup(g *store.IngestGroup) {
+	for i := range g.Events {
+		e := &g.Events[i]
+		err := checkTexts("event_type", e.EventType, "conversation_id", e.ConversationID, "contact_id", e.ContactID,
+			"source", e.Source, "channel_source", e.ChannelSource, "caused_by", e.CausedBy,
+			"payload_hash", e.PayloadHash, "idempotency key", e.IdempotencyKey, "request hash", e.RequestHash)
+		if err != nil {
+			g.Err, g.Index = fmt.Errorf("store: event %d: %w", i, err), i
+			return
+		}
+	}
+}
+
+// insertEvents writes any number of events in one statement: each column
+// travels as one array, so the statement text (and its prepared plan)
+// never changes with the batch size.
+const insertEvents = `
+	INSERT INTO events (id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash,
+		source, channel_source, caused_by, occurred_at, order_key, target_rule_id,
+		status, available_at, created_at)
+	SELECT u.*, 'pending', $14, $14
+	FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[],
+		$8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[], $13::bigint[]) AS u`
+
+// lockKeys takes a transaction-scoped advisory lock per idempotency key
+// (by a 64-bit hash; a collision only makes two ingesters wait for each
+// other), in ascending order so that two ingesters cannot deadlock. unnest
+// hands the keys to the function in array order.
+const lockKeys = `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`
+
+// liveKeysQuery reads the keys used in the last 24 hours, with their
+// events. Run after lockKeys, in a statement of its own, it sees every
+// key another node committed before we took the locks.
+var liveKeysQuery = `
+	SELECT ` + eventColumnsOf("e") + `, k.key, k.request_hash
+	FROM unnest($1::bigint[], $2::text[]) AS w (workspace_id, key)
+	JOIN idempotency_keys k ON k.workspace_id = w.workspace_id AND k.key = w.key
+	JOIN events e ON e.id = k.event_id
+	WHERE k.created_at > $3`
+
+// A key older than the TTL is dead: the next request that uses it takes
+// the row over. Under the key locks no live key can be in the way.
+const upsertKeys = `
+	INSERT INTO idempotency_keys (workspace_id, key, request_hash, event_id, created_at)
+	SELECT u.*, $5 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::uuid[]) AS u
+	ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash,
+		event_id = excluded.event_id, created_at = excluded.created_at`
+
+// IngestEvents stores the groups in one transaction. Without idempotency
+// keys that is a single INSERT statement; with keys, the keys are locked
+// (so that another node ingesting the same key waits for this commit and
+// then sees it), looked up, and the new events and keys written.
+func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) error {
+	now := s.now()
+	var refs []keyRef
+	seen := map[keyRef]bool{}
+	for _, g := range groups {
+		g.Results, g.Err, g.Index = nil, nil, 0
+		if checkGroup(g); g.Err != nil {
+			continue
+		}
+		for i := range g.Events {
+			ne := &g.Events[i]
+			ref := keyRef{ne.WorkspaceID, ne.IdempotencyKey}
+			if ne.IdempotencyKey != "" && !seen[ref] {
+				seen[ref] = true
+				refs = append(refs, ref)
+			}
+		}
+	}
+	var err error
+	if len(refs) == 0 {
+		if plan := planIngest(groups, nil, now); len(plan.events) > 0 {
+			_, err = s.pool.Exec(ctx, insertEvents, eventArrays(plan.events, now)...)
+		}
+	} else {
+		err = s.pipelined(ctx, nil, func(conn *pgx.Conn) error {
+			found, err := liveKeys(ctx, conn, refs, now)
+			if err != nil {
+				return err
+			}
+			// A retried transaction decides afresh.
+			for _, g := range groups {
+				g.Results, g.Err, g.Index = nil, nil, 0
+				checkGroup(g)
+			}
+			plan := planIngest(groups, found, now)
+			b := &pgx.Batch{}
+			b.Queue(insertEvents, eventArrays(plan.events, now)...)
+			if len(plan.keys) > 0 {
+				ws, keys, hashes, ids := make([]int64, len(plan.keys)), make([]string, len(plan.keys)),
+					make([]string, len(plan.keys)), make([][16]byte, len(plan.keys))
+				for i, k := range plan.keys {
+					ws[i], keys[i], hashes[i], ids[i] = k.workspaceID, k.key, k.requestHash, uuid.MustParse(k.eventID)
+				}
+				b.Queue(upsertKeys, ws, keys, hashes, ids, now)
+			}
+			b.Queue("COMMIT")
+			return conn.SendBatch(ctx, b).Close()
+		})
+	}
+	if err != nil {
+		for _, g := range groups {
+			g.Results, g.Err, g.Index = nil, nil, 0
+		}
+		return wrap("ingest events", err)
+	}
+	return nil
+}
+
+// eventArrays is insertEvents' arguments.
+func eventArrays(events []store.Event, now time.Time) []any {
+	n := len(events)
+	var (
+		ids                               = make([][16]byte, n)
+		types, hashes, sources, keys      = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		ws                                = make([]int64, n)
+		convs, contacts, channels, causes = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+		payloads                          = make([][]byte, n)
+		occurred                          = make([]time.Time, n)
+		targets                           = make([]*int64, n)
+	)
+	for i := range events {
+		e := &events[i]
+		// The store made the id (newID): it parses.
+		ids[i], ws[i], types[i], convs[i], contacts[i] = uuid.MustParse(e.ID), e.WorkspaceID, e.EventType, e.ConversationID, e.ContactID
+		payloads[i], hashes[i], sources[i], channels[i], causes[i] = e.Payload, e.PayloadHash, e.Source, e.ChannelSource, e.CausedBy
+		if payloads[i] == nil {
+			payloads[i] = []byte{}
+		}
+		occurred[i], keys[i], targets[i] = e.OccurredAt, e.OrderKey, e.TargetRuleID
+	}
+	return []any{ids, ws, types, convs, contacts, payloads, hashes, sources, channels, causes, occurred, keys, targets, now}
+}
+
+// liveKeys opens the transaction, locks the keys and returns those used
+// in the last 24 hours, with their events, in one round trip.
+func liveKeys(ctx context.Context, conn *pgx.Conn, refs []keyRef, now time.Time) (map[keyRef]keyHit, error) {
+	locks := make([]int64, 0, len(refs))
+	ws, keys := make([]int64, len(refs)), make([]string, len(refs))
+	for i, r := range refs {
+		h := fnv.New64a()
+		fmt.Fprintf(h, "%d\x00%s", r.workspaceID, r.key)
+		locks = append(locks, int64(h.Sum64()))
+		ws[i], keys[i] = r.workspaceID, r.key
+	}
+	slices.Sort(locks)
+	locks = slices.Compact(locks)
+
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(lockKeys, locks)
+	b.Queue(liveKeysQuery, ws, keys, now.Add(-idempotencyTTL))
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	found := map[keyRef]keyHit{}
+	for rows.Next() {
+		var (
+			key string
+			hit keyHit
+		)
+		if hit.event, err = scanEvent(rows, &key, &hit.requestHash); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		found[keyRef{hit.event.WorkspaceID, key}] = hit
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return found, br.Close()
+}
+
+// GetEvent returns an event of the workspace.
+func (s *Store) GetEvent(ctx context.Context, workspaceID int64, id string) (store.Event, error) {
+	uid, ok := parseID(id)
+	if !ok {
+		return store.Event{}, wrap("get event", store.ErrNotFound)
+	}
+	e, err := scanEvent(s.pool.QueryRow(ctx,
+		`SELECT `+eventColumns+` FROM events WHERE workspace_id = $1 AND id = $2`, workspaceID, uid))
+	return e, wrap("get event", err)
+}
+
+// ListEvents returns a page of the workspace's events matching f, and how
+// many match in all.
+func (s *Store) ListEvents(ctx context.Context, workspaceID int64, f store.EventFilter, q store.ListQuery) ([]store.Event, int, error) {
+	var a args
+	where := ` FROM events e WHERE e.workspace_id = ` + a.add(workspaceID)
+	for _, c := range []struct{ col, v string }{
+		{"status", f.Status}, {"event_type", f.EventType}, {"source", f.Source},
+		{"payload_hash", f.PayloadHash}, {"conversation_id", f.ConversationID},
+	} {
+		if !validText(c.v) {
+			// No stored event has it; PostgreSQL would refuse the query.
+			return []store.Event{}, 0, nil
+		}
+		if c.v != "" {
+			where += ` AND e.` + c.col + ` = ` + a.add(c.v)
+		}
+	}
+	if f.RuleID != 0 {
+		where += ` AND e.id IN (SELECT r.event_id FROM runs r WHERE r.workspace_id = ` + a.add(workspaceID) +
+			` AND r.rule_id = ` + a.add(f.RuleID) + `)`
+	}
+	countArgs := len(a)
+	page, err := listOrder(q, "e", &a, "created_at", "id", "processed_at", "attempts")
+	if err != nil {
+		return nil, 0, wrap("list events", err)
+	}
+	var (
+		out   []store.Event
+		total int
+	)
+	err = s.inReadTx(ctx, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(`SELECT count(*)`+where, a[:countArgs]...)
+		b.Queue(`SELECT `+eventColumnsOf("e")+where+page, a...)
+		br := tx.SendBatch(ctx, b)
+		defer br.Close()
+		if err := br.QueryRow().Scan(&total); err != nil {
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		if out, err = collect(rows, func(r scanner) (store.Event, error) { return scanEvent(r) }); err != nil {
+			return err
+		}
+		return br.Close()
+	})
+	if err != nil {
+		return nil, 0, wrap("list events", err)
+	}
+	return out, total, nil
+}
+
+// RetryEvent puts a failed event back on the queue with a fresh attempt
+// budget; any other status is store.ErrConflict (with the event).
+func (s *Store) RetryEvent(ctx context.Context, workspaceID int64, id string) (store.Event, error) {
+	uid, ok := parseID(id)
+	if !ok {
+		return store.Event{}, wrap("retry event", store.ErrNotFound)
+	}
+	e, err := scanEvent(s.pool.QueryRow(ctx, `
+		UPDATE events SET status = 'pending', attempts = 0, available_at = $1, processed_at = NULL, error = NULL
+		WHERE workspace_id = $2 AND id = $3 AND status = 'failed'
+		RETURNING `+eventColumns, s.now(), workspaceID, uid))
+	if err == nil || !errors.Is(err, store.ErrNotFound) {
+		return e, wrap("retry event", err)
+	}
+	if e, err = s.GetEvent(ctx, workspaceID, id); err != nil {
+		return e, err
+	}
+	return e, wrap("retry event", fmt.Errorf("event %s is %s, not failed: %w", e.ID, e.Status, store.ErrConflict))
+}
+
+// NextEventDue returns the earliest available_at of a pending event.
+func (s *Store) NextEventDue(ctx context.Context) (time.Time, bool, error) {
+	var at *time.Time
+	// The IN term lets the planner use the partial events_queue index.
+	err := s.pool.QueryRow(ctx, `
+		SELECT min(available_at) FROM events
+		WHERE status IN ('pending', 'processing') AND status = 'pending'`).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, wrap("find the next event due", err)
+	}
+	if at == nil {
+		return time.Time{}, false, nil
+	}
+	return at.UTC(), true, nil
+}

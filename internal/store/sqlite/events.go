@@ -1,0 +1,369 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/switchboard-hq/switchboard/internal/store"
+)
+
+var _ store.Events = (*Store)(nil)
+
+// idempotencyTTL is how long an Idempotency-Key is honoured (API.md §8).
+const idempotencyTTL = 24 * time.Hour
+
+const eventColumns = `id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash,
+	source, channel_source, caused_by, status, attempts, available_at, occurred_at, created_at,
+	processed_at, error, order_key, target_rule_id`
+
+// eventColumnsOf is eventColumns qualified by a table alias.
+func eventColumnsOf(alias string) string {
+	cols := strings.Split(eventColumns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+func scanEvent(row scanner, extra ...any) (store.Event, error) {
+	var (
+		e                                        store.Event
+		conversation, contact, channel, causedBy sql.NullString
+		payload                                  string
+		available, occurred, created             int64
+		processed                                sql.NullInt64
+		errText                                  sql.NullString
+		targetRule                               sql.NullInt64
+	)
+	dest := []any{&e.ID, &e.WorkspaceID, &e.EventType, &conversation, &contact, &payload, &e.PayloadHash,
+		&e.Source, &channel, &causedBy, &e.Status, &e.Attempts, &available, &occurred, &created,
+		&processed, &errText, &e.OrderKey, &targetRule}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return store.Event{}, notFound(err)
+	}
+	e.ConversationID, e.ContactID, e.ChannelSource, e.CausedBy =
+		strPtr(conversation), strPtr(contact), strPtr(channel), strPtr(causedBy)
+	e.Payload = json.RawMessage(payload)
+	e.AvailableAt, e.OccurredAt, e.CreatedAt = fromMS(available), fromMS(occurred), fromMS(created)
+	e.ProcessedAt, e.Error, e.TargetRuleID = timePtr(processed), strPtr(errText), int64Ptr(targetRule)
+	return e, nil
+}
+
+// orderKey is what serialises an event's processing: its conversation,
+// else its contact, else nothing but itself.
+func orderKey(e *store.Event) string {
+	switch {
+	case e.ConversationID != nil:
+		return *e.ConversationID
+	case e.ContactID != nil:
+		return *e.ContactID
+	default:
+		return e.ID
+	}
+}
+
+// keyRef names an idempotency key.
+type keyRef struct {
+	workspaceID int64
+	key         string
+}
+
+// keyHit is a live idempotency key: the request it was first used with and
+// the event that request stored.
+type keyHit struct {
+	requestHash string
+	event       store.Event
+}
+
+// ingestPlan is what one IngestEvents commit writes.
+type ingestPlan struct {
+	events []store.Event
+	keys   []keyRow
+}
+
+type keyRow struct {
+	keyRef
+	requestHash, eventID string
+}
+
+// planIngest decides each group's fate: new events get their ids and
+// times; an item whose key is live (in found, or used earlier in this
+// commit) is a duplicate of that key's event when the request hashes
+// match, and fails its whole group otherwise. A group that fails writes
+// nothing; the others are not affected.
+func planIngest(groups []*store.IngestGroup, found map[keyRef]keyHit, now time.Time) ingestPlan {
+	var plan ingestPlan
+	live := make(map[keyRef]keyHit, len(found))
+	for k, v := range found {
+		live[k] = v
+	}
+	for _, g := range groups {
+		if g.Err != nil {
+			continue
+		}
+		var (
+			results = make([]store.Ingested, len(g.Events))
+			events  []store.Event
+			keys    []keyRow
+			mine    map[keyRef]keyHit // keys first used by this group
+		)
+		for i := range g.Events {
+			ne := &g.Events[i]
+			ev := ne.Event
+			ev.ID, ev.Status, ev.Attempts = newID(), store.EventPending, 0
+			ev.CreatedAt, ev.AvailableAt, ev.ProcessedAt, ev.Error = now, now, nil, nil
+			ev.OccurredAt = orNow(ev.OccurredAt, now)
+			ev.OrderKey = orderKey(&ev)
+			if ne.IdempotencyKey != "" {
+				ref := keyRef{ev.WorkspaceID, ne.IdempotencyKey}
+				hit, ok := mine[ref]
+				if !ok {
+					hit, ok = live[ref]
+				}
+				if ok {
+					if hit.requestHash != ne.RequestHash {
+						g.Err, g.Index = store.ErrIdempotencyConflict, i
+						break
+					}
+					results[i] = store.Ingested{Event: hit.event, Duplicate: true}
+					continue
+				}
+				if mine == nil {
+					mine = map[keyRef]keyHit{}
+				}
+				mine[ref] = keyHit{requestHash: ne.RequestHash, event: ev}
+				keys = append(keys, keyRow{keyRef: ref, requestHash: ne.RequestHash, eventID: ev.ID})
+			}
+			results[i] = store.Ingested{Event: ev}
+			events = append(events, ev)
+		}
+		if g.Err != nil {
+			continue
+		}
+		for k, v := range mine {
+			live[k] = v
+		}
+		g.Results = results
+		plan.events = append(plan.events, events...)
+		plan.keys = append(plan.keys, keys...)
+	}
+	return plan
+}
+
+// checkGroup refuses a group carrying text the store cannot keep, naming
+// the item.
+func checkGroup(g *store.IngestGroup) {
+	for i := range g.Events {
+		e := &g.Events[i]
+		err := checkTexts("event_type", e.EventType, "conversation_id", e.ConversationID, "contact_id", e.ContactID,
+			"source", e.Source, "channel_source", e.ChannelSource, "caused_by", e.CausedBy,
+			"payload_hash", e.PayloadHash, "idempotency key", e.IdempotencyKey, "request hash", e.RequestHash)
+		if err != nil {
+			g.Err, g.Index = fmt.Errorf("store: event %d: %w", i, err), i
+			return
+		}
+	}
+}
+
+// The ingestion statements (see multiRow).
+var (
+	insertEvents = multiRow{prefix: `INSERT INTO events (id, workspace_id, event_type, conversation_id, contact_id,
+		payload, payload_hash, source, channel_source, caused_by, status, available_at, occurred_at, created_at,
+		order_key, target_rule_id) VALUES `, width: 16}
+
+	// A key older than the TTL is dead: the next request that uses it
+	// takes the row over.
+	upsertKeys = multiRow{
+		prefix: `INSERT INTO idempotency_keys (workspace_id, key, request_hash, event_id, created_at) VALUES `,
+		width:  5,
+		suffix: ` ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash,
+			event_id = excluded.event_id, created_at = excluded.created_at`,
+	}
+
+	// liveKeysQuery reads the keys used since a cutoff, with their events.
+	liveKeysQuery = multiRow{
+		prefix: `WITH wanted (workspace_id, key, cutoff) AS (VALUES `,
+		width:  3,
+		suffix: `)
+			SELECT ` + eventColumnsOf("e") + `, k.key, k.request_hash
+			FROM wanted w
+			JOIN idempotency_keys k ON k.workspace_id = w.workspace_id AND k.key = w.key
+			JOIN events e ON e.id = k.event_id
+			WHERE k.created_at > w.cutoff`,
+	}
+)
+
+// IngestEvents stores the groups in one transaction: their idempotency
+// keys are looked up in one query, then the new events and keys are
+// written with multi-row INSERTs.
+func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) error {
+	now := s.now()
+	for _, g := range groups {
+		g.Results, g.Err, g.Index = nil, nil, 0
+		checkGroup(g)
+	}
+	s.prepare(ctx, insertEvents, upsertKeys, liveKeysQuery)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		found, err := s.liveKeys(ctx, tx, groups, now)
+		if err != nil {
+			return err
+		}
+		plan := planIngest(groups, found, now)
+		args := make([]any, 0, len(plan.events)*16)
+		for i := range plan.events {
+			e := &plan.events[i]
+			args = append(args, e.ID, e.WorkspaceID, e.EventType, e.ConversationID, e.ContactID, string(e.Payload),
+				e.PayloadHash, e.Source, e.ChannelSource, e.CausedBy, e.Status, ms(e.AvailableAt), ms(e.OccurredAt),
+				ms(e.CreatedAt), e.OrderKey, e.TargetRuleID)
+		}
+		if err := s.execRows(ctx, tx, insertEvents, args); err != nil {
+			return err
+		}
+		args = args[:0]
+		for _, k := range plan.keys {
+			args = append(args, k.workspaceID, k.key, k.requestHash, k.eventID, ms(now))
+		}
+		return s.execRows(ctx, tx, upsertKeys, args)
+	})
+	if err != nil {
+		for _, g := range groups {
+			g.Results, g.Err, g.Index = nil, nil, 0
+		}
+		return wrap("ingest events", err)
+	}
+	return nil
+}
+
+// liveKeys returns the idempotency keys of the groups that were used in
+// the last 24 hours, with their events.
+func (s *Store) liveKeys(ctx context.Context, tx *sql.Tx, groups []*store.IngestGroup, now time.Time) (map[keyRef]keyHit, error) {
+	var args []any
+	seen := map[keyRef]bool{}
+	cutoff := ms(now.Add(-idempotencyTTL))
+	for _, g := range groups {
+		if g.Err != nil {
+			continue
+		}
+		for i := range g.Events {
+			ne := &g.Events[i]
+			ref := keyRef{ne.WorkspaceID, ne.IdempotencyKey}
+			if ne.IdempotencyKey != "" && !seen[ref] {
+				seen[ref] = true
+				args = append(args, ref.workspaceID, ref.key, cutoff)
+			}
+		}
+	}
+	found := map[keyRef]keyHit{}
+	err := s.queryRows(ctx, tx, liveKeysQuery, args, func(r *sql.Rows) error {
+		var (
+			key string
+			hit keyHit
+			err error
+		)
+		if hit.event, err = scanEvent(r, &key, &hit.requestHash); err != nil {
+			return err
+		}
+		found[keyRef{hit.event.WorkspaceID, key}] = hit
+		return nil
+	})
+	return found, err
+}
+
+// GetEvent returns an event of the workspace.
+func (s *Store) GetEvent(ctx context.Context, workspaceID int64, id string) (store.Event, error) {
+	e, err := scanEvent(s.read.QueryRowContext(ctx,
+		`SELECT `+eventColumns+` FROM events WHERE workspace_id = ? AND id = ?`, workspaceID, strings.ToLower(id)))
+	return e, wrap("get event", err)
+}
+
+// ListEvents returns a page of the workspace's events matching f, and how
+// many match in all.
+func (s *Store) ListEvents(ctx context.Context, workspaceID int64, f store.EventFilter, q store.ListQuery) ([]store.Event, int, error) {
+	l, err := listOrder(q, "e", "created_at", "id", "processed_at", "attempts")
+	if err != nil {
+		return nil, 0, wrap("list events", err)
+	}
+	where := ` FROM events e WHERE e.workspace_id = ?`
+	args := []any{workspaceID}
+	for _, c := range []struct{ col, v string }{
+		{"status", f.Status}, {"event_type", f.EventType}, {"source", f.Source},
+		{"payload_hash", f.PayloadHash}, {"conversation_id", f.ConversationID},
+	} {
+		if c.v != "" {
+			where += ` AND e.` + c.col + ` = ?`
+			args = append(args, c.v)
+		}
+	}
+	if f.RuleID != 0 {
+		where += ` AND e.id IN (SELECT r.event_id FROM runs r WHERE r.workspace_id = ? AND r.rule_id = ?)`
+		args = append(args, workspaceID, f.RuleID)
+	}
+	var (
+		out   []store.Event
+		total int
+	)
+	err = s.inReadTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*)`+where, args...).Scan(&total); err != nil {
+			return err
+		}
+		pageArgs := append(append(append([]any{}, args...), l.args...), l.limit, l.offset)
+		rows, err := tx.QueryContext(ctx, `SELECT `+eventColumnsOf("e")+where+l.keyset+l.order+` LIMIT ? OFFSET ?`,
+			pageArgs...)
+		if err != nil {
+			return err
+		}
+		out, err = collect(rows, func(r scanner) (store.Event, error) { return scanEvent(r) })
+		return err
+	})
+	if err != nil {
+		return nil, 0, wrap("list events", err)
+	}
+	return out, total, nil
+}
+
+// RetryEvent puts a failed event back on the queue with a fresh attempt
+// budget; any other status is store.ErrConflict (with the event).
+func (s *Store) RetryEvent(ctx context.Context, workspaceID int64, id string) (store.Event, error) {
+	var e store.Event
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		e, err = scanEvent(tx.QueryRowContext(ctx, `
+			UPDATE events SET status = 'pending', attempts = 0, available_at = ?, processed_at = NULL, error = NULL
+			WHERE workspace_id = ? AND id = ? AND status = 'failed'
+			RETURNING `+eventColumns, ms(s.now()), workspaceID, strings.ToLower(id)))
+		if err == nil || !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if e, err = scanEvent(tx.QueryRowContext(ctx,
+			`SELECT `+eventColumns+` FROM events WHERE workspace_id = ? AND id = ?`, workspaceID, strings.ToLower(id))); err != nil {
+			return err
+		}
+		return fmt.Errorf("event %s is %s, not failed: %w", e.ID, e.Status, store.ErrConflict)
+	})
+	return e, wrap("retry event", err)
+}
+
+// nextDueQuery reads the queue's earliest available_at. The IN term lets
+// the planner use the partial events_queue index (SQLite only uses a
+// partial index whose condition appears in the query).
+const nextDueQuery = `
+	SELECT min(available_at) FROM events
+	WHERE status IN ('pending', 'processing') AND status = 'pending'`
+
+// NextEventDue returns the earliest available_at of a pending event.
+func (s *Store) NextEventDue(ctx context.Context) (time.Time, bool, error) {
+	var at sql.NullInt64
+	err := s.read.QueryRowContext(ctx, nextDueQuery).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, wrap("find the next event due", err)
+	}
+	if !at.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMS(at.Int64), true, nil
+}

@@ -1,0 +1,347 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchboard-hq/switchboard/internal/store"
+)
+
+// maxAttempts is how many claims an event gets (API.md §8: "failed — 5
+// processing errors"); a lease that expires on the last one fails the
+// event instead of handing it out again.
+const maxAttempts = 5
+
+// leaseExpiredError is the error of an event whose last lease expired.
+const leaseExpiredError = "lease expired after 5 attempts"
+
+// claimQuery leases the oldest due events. An event is due when it is
+// pending and available, or processing with an expired lease (its worker
+// is presumed dead; the attempt it spent is counted). A due event whose
+// expired lease was its last attempt is not handed out but failed by the
+// same statement; the events of its order key wait for the next claim (as
+// on PostgreSQL, where the statement sees the state before its changes).
+// A pending event is only taken when no event of its order key is
+// processing and none created before it is unfinished, so the events of a
+// conversation run one at a time in (created_at, id) order. Every claim
+// draws a fresh random fence, so a worker whose lease was taken over
+// cannot complete.
+//
+// The writer connection runs claims one at a time (BEGIN IMMEDIATE), each
+// seeing every earlier commit: no two claims can take two events of one
+// order key. events_one_processing holds the same as a constraint.
+//
+// SET expressions read the row as it was, so spent is the same test in
+// each of them.
+var claimQuery = strings.NewReplacer("spent", `(status = 'processing' AND attempts >= `+strconv.Itoa(maxAttempts)+`)`).
+	Replace(`
+	UPDATE events SET
+		status = CASE WHEN spent THEN 'failed' ELSE 'processing' END,
+		attempts = CASE WHEN spent THEN attempts ELSE attempts + 1 END,
+		error = CASE WHEN spent THEN '` + leaseExpiredError + `' ELSE error END,
+		processed_at = CASE WHEN spent THEN ?1 ELSE processed_at END,
+		lease_owner = CASE WHEN spent THEN NULL ELSE ?2 END,
+		lease_fence = CASE WHEN spent THEN NULL ELSE random() END,
+		lease_expires_at = CASE WHEN spent THEN NULL ELSE ?3 END
+	WHERE id IN (
+		SELECT e.id FROM events e
+		WHERE e.status IN ('pending', 'processing')
+		  AND CASE e.status WHEN 'pending' THEN e.available_at <= ?1 ELSE e.lease_expires_at <= ?1 END
+		  AND (e.status = 'processing' OR (
+		        -- Two seeks: nothing of the key before it is unfinished
+		        -- (events_unfinished), and nothing of the key is processing
+		        -- (events_one_processing), which only a RetryEvent makes
+		        -- possible for a later event.
+		        NOT EXISTS (
+		          SELECT 1 FROM events p
+		          WHERE p.workspace_id = e.workspace_id AND p.order_key = e.order_key
+		            AND p.status IN ('pending', 'processing')
+		            AND (p.created_at, p.id) < (e.created_at, e.id))
+		        AND NOT EXISTS (
+		          SELECT 1 FROM events p
+		          WHERE p.workspace_id = e.workspace_id AND p.order_key = e.order_key
+		            AND p.status = 'processing')))
+		ORDER BY e.created_at, e.id
+		LIMIT ?4)
+	RETURNING ` + eventColumns + `, coalesce(lease_fence, 0)`)
+
+// ClaimEvents leases up to limit due events, oldest first.
+func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration) ([]store.Claim, error) {
+	if limit <= 0 {
+		return []store.Claim{}, nil
+	}
+	now := s.now()
+	var claims []store.Claim
+	claim := single(claimQuery)
+	s.prepare(ctx, claim)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var (
+			rows *sql.Rows
+			err  error
+		)
+		args := []any{ms(now), owner, ms(now.Add(lease)), limit}
+		if st := s.stmt(ctx, tx, stmtKey{claim, 0}); st != nil {
+			rows, err = st.QueryContext(ctx, args...)
+		} else {
+			rows, err = tx.QueryContext(ctx, claimQuery, args...)
+		}
+		if err != nil {
+			return err
+		}
+		claims, err = collect(rows, func(r scanner) (store.Claim, error) {
+			var c store.Claim
+			var err error
+			c.Event, err = scanEvent(r, &c.Fence)
+			return c, err
+		})
+		return err
+	})
+	// Spent events were failed, not claimed.
+	claims = slices.DeleteFunc(claims, func(c store.Claim) bool { return c.Event.Status != store.EventProcessing })
+	if err != nil {
+		return nil, wrap("claim events", err)
+	}
+	// RETURNING has no order.
+	slices.SortFunc(claims, func(a, b store.Claim) int {
+		return cmp.Or(a.Event.CreatedAt.Compare(b.Event.CreatedAt), cmp.Compare(a.Event.ID, b.Event.ID))
+	})
+	return claims, nil
+}
+
+// The completion statements: one multi-row statement per table for the
+// whole batch (see multiRow).
+var (
+	// finishEvents is the fence check and the final status in one: an
+	// item whose event is no longer processing under its fence updates
+	// nothing and is refused.
+	finishEvents = multiRow{
+		prefix: `WITH done (id, workspace_id, fence, status, hops, caused_by_rules, processed_at) AS (VALUES `,
+		width:  7,
+		suffix: `)
+			UPDATE events SET status = done.status, processed_at = done.processed_at, hops = done.hops,
+				caused_by_rules = done.caused_by_rules, error = NULL,
+				lease_owner = NULL, lease_fence = NULL, lease_expires_at = NULL
+			FROM done
+			WHERE events.id = done.id AND events.workspace_id = done.workspace_id
+			  AND events.status = 'processing' AND events.lease_fence = done.fence
+			RETURNING events.id`,
+	}
+
+	insertRuns = multiRow{prefix: `INSERT INTO runs (id, workspace_id, event_id, rule_id, rule_name,
+		conversation_id, contact_id, matched, executed, status, result, created_at, settled_at, event_type,
+		event_source, channel_source) VALUES `, width: 16, suffix: ` ON CONFLICT DO NOTHING`}
+	insertDeliveries = multiRow{prefix: `INSERT INTO deliveries (id, workspace_id, run_id, event_id, rule_id,
+		action_index, conversation_id, contact_id, action, status, attempts, last_error, available_at,
+		created_at) VALUES `, width: 14, suffix: ` ON CONFLICT DO NOTHING`}
+	insertActivities = multiRow{prefix: `INSERT INTO activities (id, workspace_id, conversation_id, kind, rule_id,
+		rule_name, event_id, run_id, actions, created_at) VALUES `, width: 10, suffix: ` ON CONFLICT DO NOTHING`}
+
+	// Counters add up; the last_* times only move forward (max() of a NULL
+	// is NULL, hence the coalesce). updated_at is not touched.
+	moveCounters = multiRow{
+		prefix: `WITH d (rule_id, workspace_id, matched, applied, matched_at, applied_at) AS (VALUES `,
+		width:  6,
+		suffix: `)
+			UPDATE rules SET match_count = match_count + d.matched, applied_count = applied_count + d.applied,
+				last_matched_at = coalesce(max(last_matched_at, d.matched_at), last_matched_at, d.matched_at),
+				last_applied_at = coalesce(max(last_applied_at, d.applied_at), last_applied_at, d.applied_at)
+			FROM d WHERE rules.id = d.rule_id AND rules.workspace_id = d.workspace_id`,
+	}
+
+	upsertCooldowns = multiRow{
+		prefix: `INSERT INTO rule_cooldowns (rule_id, key, workspace_id, matched_at) VALUES `,
+		width:  4,
+		suffix: ` ON CONFLICT (rule_id, key) DO UPDATE
+			SET matched_at = max(matched_at, excluded.matched_at), workspace_id = excluded.workspace_id`,
+	}
+
+	// What the event did not tell (NULL) keeps the stored value.
+	upsertConversations = multiRow{
+		prefix: `INSERT INTO conversations (workspace_id, id, status, assignee_id, tags, priority,
+			last_customer_message_at, last_team_response_at, updated_at) VALUES `,
+		width: 9,
+		suffix: ` ON CONFLICT (workspace_id, id) DO UPDATE SET
+			status = coalesce(excluded.status, status),
+			assignee_id = coalesce(excluded.assignee_id, assignee_id),
+			tags = coalesce(excluded.tags, tags),
+			priority = coalesce(excluded.priority, priority),
+			last_customer_message_at = coalesce(excluded.last_customer_message_at, last_customer_message_at),
+			last_team_response_at = coalesce(excluded.last_team_response_at, last_team_response_at),
+			updated_at = excluded.updated_at`,
+	}
+)
+
+// CompleteEvents commits a batch of outcomes in one transaction: one
+// statement checks every item's fence and sets its final status, then one
+// multi-row statement per table writes what the accepted items decided.
+func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([]error, error) {
+	errs := make([]error, len(items))
+	if len(items) == 0 {
+		return errs, nil
+	}
+	now := s.now()
+	accepted := make([]bool, len(items))
+	s.prepare(ctx, finishEvents, insertRuns, insertDeliveries, insertActivities, moveCounters, upsertCooldowns,
+		upsertConversations)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		clear(accepted)
+		byID := make(map[string]int, len(items))
+		args := make([]any, 0, len(items)*finishEvents.width)
+		for i := range items {
+			it := &items[i]
+			if errs[i] = checkOutcome(&it.Outcome); errs[i] != nil {
+				continue
+			}
+			if _, dup := byID[it.Claim.Event.ID]; dup {
+				continue // the same claim twice: the first one settles it
+			}
+			byID[it.Claim.Event.ID] = i
+			var chain any
+			if it.Outcome.CausedByRules != nil {
+				b, err := json.Marshal(it.Outcome.CausedByRules)
+				if err != nil {
+					return err
+				}
+				chain = string(b)
+			}
+			args = append(args, it.Claim.Event.ID, it.Claim.Event.WorkspaceID, it.Claim.Fence,
+				it.Outcome.Status, it.Outcome.Hops, chain, ms(now))
+		}
+		err := s.queryRows(ctx, tx, finishEvents, args, func(r *sql.Rows) error {
+			var id string
+			if err := r.Scan(&id); err != nil {
+				return err
+			}
+			accepted[byID[id]] = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return s.writeOutcomes(ctx, tx, flatten(items, accepted, now))
+	})
+	if err != nil {
+		return nil, wrap("complete events", err)
+	}
+	for i := range items {
+		if !accepted[i] && errs[i] == nil {
+			errs[i] = store.ErrLeaseLost
+		} else if errs[i] != nil {
+			errs[i] = wrap("complete event "+items[i].Claim.Event.ID, errs[i])
+		}
+	}
+	return errs, nil
+}
+
+// writeOutcomes writes the rows of the accepted completions.
+func (s *Store) writeOutcomes(ctx context.Context, tx *sql.Tx, r rows) error {
+	args := make([]any, 0, len(r.runs)*16)
+	for i := range r.runs {
+		run := &r.runs[i]
+		args = append(args, run.ID, run.WorkspaceID, run.EventID, run.RuleID, run.RuleName, run.ConversationID,
+			run.ContactID, run.Matched, run.Executed, run.Status, string(run.Result), ms(run.CreatedAt),
+			msOrNil(run.SettledAt), run.EventType, run.EventSource, run.ChannelSource)
+	}
+	if err := s.execRows(ctx, tx, insertRuns, args); err != nil {
+		return err
+	}
+	args = args[:0]
+	for i := range r.deliveries {
+		d := &r.deliveries[i]
+		args = append(args, d.ID, d.WorkspaceID, d.RunID, d.EventID, d.RuleID, d.ActionIndex, d.ConversationID,
+			d.ContactID, string(d.Action), d.Status, d.Attempts, d.LastError, ms(d.AvailableAt), ms(d.CreatedAt))
+	}
+	if err := s.execRows(ctx, tx, insertDeliveries, args); err != nil {
+		return err
+	}
+	args = args[:0]
+	for i := range r.activities {
+		a := &r.activities[i]
+		args = append(args, a.ID, a.WorkspaceID, a.ConversationID, a.Kind, a.RuleID, a.RuleName, a.EventID,
+			a.RunID, string(a.Actions), ms(a.CreatedAt))
+	}
+	if err := s.execRows(ctx, tx, insertActivities, args); err != nil {
+		return err
+	}
+	args = args[:0]
+	for _, c := range r.counters {
+		args = append(args, c.RuleID, c.workspaceID, c.Matched, c.Applied, msOrNil(c.MatchedAt), msOrNil(c.AppliedAt))
+	}
+	if err := s.execRows(ctx, tx, moveCounters, args); err != nil {
+		return err
+	}
+	args = args[:0]
+	for _, c := range r.cooldowns {
+		args = append(args, c.RuleID, c.Key, c.workspaceID, ms(c.MatchedAt))
+	}
+	if err := s.execRows(ctx, tx, upsertCooldowns, args); err != nil {
+		return err
+	}
+	args = args[:0]
+	for i := range r.conversations {
+		c := &r.conversations[i]
+		var status, tags any
+		if c.Status != "" {
+			status = c.Status
+		}
+		if c.Tags != nil {
+			b, err := json.Marshal(c.Tags)
+			if err != nil {
+				return err
+			}
+			tags = string(b)
+		}
+		args = append(args, c.WorkspaceID, c.ID, status, c.AssigneeID, tags, c.Priority,
+			msOrNil(c.LastCustomerMessageAt), msOrNil(c.LastTeamResponseAt), ms(c.UpdatedAt))
+	}
+	return s.execRows(ctx, tx, upsertConversations, args)
+}
+
+// settle runs a fence-checked update of one claimed event; no row means
+// the claim is stale (store.ErrLeaseLost).
+func (s *Store) settle(ctx context.Context, op string, c store.Claim, query string, args ...any) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, append(args, c.Event.ID, c.Fence)...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrLeaseLost
+		}
+		return nil
+	})
+	return wrap(op, err)
+}
+
+// FailEvent records a processing error. The attempt was counted when the
+// event was claimed.
+func (s *Store) FailEvent(ctx context.Context, c store.Claim, msg string, retryAt *time.Time) error {
+	msg = sanitize(msg)
+	const where = ` WHERE id = ? AND status = 'processing' AND lease_fence = ?`
+	if retryAt != nil {
+		return s.settle(ctx, "fail event", c, `
+			UPDATE events SET status = 'pending', available_at = ?, error = ?,
+				lease_owner = NULL, lease_fence = NULL, lease_expires_at = NULL`+where, ms(*retryAt), msg)
+	}
+	return s.settle(ctx, "fail event", c, `
+		UPDATE events SET status = 'failed', processed_at = ?, error = ?,
+			lease_owner = NULL, lease_fence = NULL, lease_expires_at = NULL`+where, ms(s.now()), msg)
+}
+
+// ReleaseEvent hands a claimed event back without counting the attempt.
+func (s *Store) ReleaseEvent(ctx context.Context, c store.Claim) error {
+	return s.settle(ctx, "release event", c, `
+		UPDATE events SET status = 'pending', attempts = max(attempts - 1, 0),
+			lease_owner = NULL, lease_fence = NULL, lease_expires_at = NULL
+		WHERE id = ? AND status = 'processing' AND lease_fence = ?`)
+}
