@@ -15,6 +15,8 @@ import (
 
 	"github.com/switchboard-hq/switchboard/internal/clock"
 	"github.com/switchboard-hq/switchboard/internal/httpapi"
+	"github.com/switchboard-hq/switchboard/internal/pipeline"
+	"github.com/switchboard-hq/switchboard/internal/store"
 	"github.com/switchboard-hq/switchboard/internal/tenancy"
 )
 
@@ -79,8 +81,42 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// The pipeline: compiled rules (kept fresh across nodes by the store's
+	// change feed), group-commit ingestion and the workers.
+	programs := pipeline.NewPrograms(st)
+	rulesChanged := func(ws int64) {}
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	if feed, ok := st.(store.ChangeFeed); ok {
+		rulesChanged = func(ws int64) {
+			if err := feed.PublishRulesChanged(context.Background(), ws); err != nil {
+				log.Warn("unable to tell other nodes that rules changed", "workspace_id", ws, "err", err)
+			}
+		}
+	}
+	lease := envDuration("SWITCHBOARD_LEASE", 30*time.Second)
+	workers := pipeline.StartWorkers(st, pipeline.NewEngine(st, programs, clk), pipeline.WorkerOptions{
+		Workers: c.Workers, Lease: lease, Clock: clk, Logger: log})
+	committers := 1
+	if st.Dialect() == "postgres" {
+		committers = 4 // PostgreSQL takes concurrent writers; SQLite has one
+	}
+	ingester := pipeline.NewIngester(st, pipeline.IngesterOptions{Committers: committers, Notify: workers.Wake})
+
 	api := httpapi.New(httpapi.Config{MultiWorkspace: c.MultiWorkspace, Version: version()},
-		httpapi.Deps{Store: st, Clock: clk, Logger: log, Registry: reg})
+		httpapi.Deps{Store: st, Clock: clk, Logger: log, Registry: reg, Programs: programs,
+			Ingester: ingester, Wake: workers.Wake, RulesChanged: rulesChanged})
+	if feed, ok := st.(store.ChangeFeed); ok {
+		// Changes made through other nodes (rules, tokens, members) drop
+		// this node's compiled rules and cached credentials.
+		go func() {
+			err := feed.SubscribeRulesChanged(bgCtx, api.Invalidate)
+			if err != nil && bgCtx.Err() == nil {
+				log.Error("change feed stopped", "err", err)
+			}
+		}()
+	}
 
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -105,12 +141,19 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining requests")
+	log.Info("shutting down: draining requests and in-flight events")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		log.Warn("shutdown did not finish cleanly", "err", err)
+		log.Warn("HTTP shutdown did not finish cleanly", "err", err)
 	}
+	// Every accepted request has been answered; commit what is queued,
+	// then let the workers finish (or release) their batches.
+	ingester.Close()
+	if err := workers.Stop(shutdownCtx); err != nil {
+		log.Warn("workers did not stop in time; their leases will expire", "err", err)
+	}
+	stopBackground()
 	log.Info("stopped")
 	return nil
 }

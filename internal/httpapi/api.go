@@ -66,6 +66,8 @@ type API struct {
 	routes       []Route
 	handler      http.Handler
 
+	creds *credentialCache
+
 	openAPIOnce sync.Once
 	openAPIDoc  []byte
 }
@@ -92,6 +94,7 @@ func New(cfg Config, d Deps) *API {
 		programs:     d.Programs,
 		ingester:     d.Ingester,
 		wake:         d.Wake,
+		creds:        newCredentialCache(),
 	}
 	if a.programs == nil {
 		a.programs = pipeline.NewPrograms(d.Store)
@@ -107,8 +110,22 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.Serv
 // Routes returns the route table (tests enumerate it).
 func (a *API) Routes() []Route { return a.routes }
 
+// Invalidate drops what this node caches about a workspace: its compiled
+// rules and the credentials it trusts. The PostgreSQL change feed calls it
+// for changes made through other nodes.
+func (a *API) Invalidate(workspaceID int64) {
+	if workspaceID == 0 {
+		a.programs.InvalidateAll()
+	} else {
+		a.programs.Invalidate(workspaceID)
+	}
+	a.creds.clear()
+}
+
+// changed is called after a write that compiled rules or credentials
+// depend on: it invalidates this node's caches and tells the other nodes.
 func (a *API) changed(workspaceID int64) {
-	a.programs.Invalidate(workspaceID)
+	a.Invalidate(workspaceID)
 	if a.rulesChanged != nil {
 		a.rulesChanged(workspaceID)
 	}

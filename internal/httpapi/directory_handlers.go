@@ -344,6 +344,7 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err := a.store.RevokeToken(r.Context(), p.Token.WorkspaceID, id, a.clock.Now()); err != nil {
 		return err
 	}
+	a.changed(p.Token.WorkspaceID) // every node forgets the token now
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -109,6 +109,13 @@ func (a *API) dryRun(w http.ResponseWriter, r *http.Request) error {
 		}
 		errs = append(errs, e)
 	}
+	if len(errs) == 0 {
+		refErrs, err := a.checkReferences(r, &rule)
+		if err != nil {
+			return err
+		}
+		errs = refErrs
+	}
 	if len(errs) > 0 {
 		return errInvalid(errs)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchboard-hq/switchboard/internal/clock"
 	"github.com/switchboard-hq/switchboard/internal/httpapi"
+	"github.com/switchboard-hq/switchboard/internal/pipeline"
 	"github.com/switchboard-hq/switchboard/internal/store"
 	"github.com/switchboard-hq/switchboard/internal/store/storetest"
 	"github.com/switchboard-hq/switchboard/internal/tenancy"
@@ -26,13 +27,17 @@ import (
 // (11:00 in Paris).
 var t0 = time.Date(2026, 6, 15, 9, 0, 0, 0, time.UTC)
 
-// env is one test's world: a fresh store, the real router on top of it, a
-// fake clock shared by both, and two workspaces.
+// env is one test's world: a fresh store, the real router on top of it
+// with the group-commit ingester, a fake clock shared by all of them, and
+// two workspaces. Events stay pending until the test calls process.
 type env struct {
 	dialect string
 	api     *httpapi.API
 	store   store.Store
 	clock   *clock.Fake
+	// programs is the compiled-rules cache the API invalidates on every
+	// rule change and process's engine evaluates with.
+	programs *pipeline.Programs
 	// A has an admin, a supervisor and an agent; B only an admin. Tests act
 	// in A and use B to prove isolation.
 	A, B *tenant
@@ -77,8 +82,12 @@ func setupWith(t *testing.T, dialect string, cfg httpapi.Config) *env {
 	t.Helper()
 	clk := clock.NewFake(t0)
 	st := storetest.OpenWithClock(t, dialect, clk)
-	e := &env{dialect: dialect, store: st, clock: clk,
-		api: httpapi.New(cfg, httpapi.Deps{Store: st, Clock: clk})}
+	programs := pipeline.NewPrograms(st)
+	ingester := pipeline.NewIngester(st, pipeline.IngesterOptions{})
+	// Registered after the store's cleanup, so it runs before it.
+	t.Cleanup(ingester.Close)
+	e := &env{dialect: dialect, store: st, clock: clk, programs: programs,
+		api: httpapi.New(cfg, httpapi.Deps{Store: st, Clock: clk, Programs: programs, Ingester: ingester})}
 	ctx := context.Background()
 
 	wsA, adminA, tokA, err := tenancy.CreateWorkspace(ctx, st, "acme", "")
@@ -95,6 +104,59 @@ func setupWith(t *testing.T, dialect string, cfg httpapi.Config) *env {
 	}
 	e.B = &tenant{ID: wsB.ID, Admin: cred{MemberID: adminB.ID, Token: tokB}}
 	return e
+}
+
+// processTimeout bounds process: far more than a test's few events need,
+// so that only a stuck queue reaches it.
+const (
+	processTimeout = 20 * time.Second
+	stopTimeout    = 5 * time.Second
+)
+
+// process runs the pipeline's workers (the real engine, on the fake clock)
+// until no event of either workspace is pending or processing, then stops
+// them. Events made due in the future (a retry's backoff) must be brought
+// due by advancing the clock first.
+func (e *env) process(t testing.TB) {
+	t.Helper()
+	w := pipeline.StartWorkers(e.store, pipeline.NewEngine(e.store, e.programs, e.clock),
+		pipeline.WorkerOptions{Workers: 2, Clock: e.clock, IdlePoll: 2 * time.Millisecond})
+	// Stopping is bounded too: a worker stuck in the store must fail the
+	// test, not hang the package until go test's own timeout.
+	stop := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+		defer cancel()
+		return w.Stop(ctx)
+	}
+	deadline := time.Now().Add(processTimeout)
+	for n := e.unfinished(t); n > 0; n = e.unfinished(t) {
+		if time.Now().After(deadline) {
+			err := stop()
+			t.Fatalf("process: %d events still pending or processing after %s (stop: %v)", n, processTimeout, err)
+		}
+		time.Sleep(2 * time.Millisecond) // polling real workers, bounded by the deadline
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("process: %v", err)
+	}
+}
+
+// unfinished counts the events of both workspaces that are pending or
+// processing.
+func (e *env) unfinished(t testing.TB) int {
+	t.Helper()
+	n := 0
+	for _, ws := range []int64{e.A.ID, e.B.ID} {
+		for _, status := range []string{store.EventPending, store.EventProcessing} {
+			_, total, err := e.store.ListEvents(context.Background(), ws, store.EventFilter{Status: status},
+				store.ListQuery{Limit: 1, SortBy: "created_at"})
+			if err != nil {
+				t.Fatalf("process: list %s events: %v", status, err)
+			}
+			n += total
+		}
+	}
+	return n
 }
 
 var seq atomic.Int64
@@ -405,6 +467,52 @@ func (e *env) listRules(t testing.TB, ws *tenant) []rule {
 	}
 	e.do(t, "GET", "/v1/automation/rules", ws.Admin.Token, nil).expect(t, 200).decode(t, &l)
 	return l.Data
+}
+
+// eventBody is a minimal valid event, of its own conversation.
+func eventBody() map[string]any {
+	return map[string]any{
+		"event_type":      "messages.incoming",
+		"conversation_id": unique("conv"),
+		"payload":         map[string]any{"message": map[string]any{"subject": "Hello"}},
+	}
+}
+
+// ingested is the answer to an ingestion (one item of a batch's).
+type ingested struct {
+	ID          string `json:"id"`
+	Status      string `json:"status"`
+	PayloadHash string `json:"payload_hash"`
+	Duplicate   bool   `json:"duplicate"`
+}
+
+// newEvent ingests body in ws as its admin (202).
+func (e *env) newEvent(t testing.TB, ws *tenant, body any) ingested {
+	t.Helper()
+	var in ingested
+	e.do(t, "POST", "/v1/automation/events", ws.Admin.Token, body).expect(t, 202).decode(t, &in)
+	return in
+}
+
+// newRun makes a run in ws and returns its id: a rule of a trigger of its
+// own, so that no other rule runs, and an event of that trigger,
+// processed.
+func (e *env) newRun(t testing.TB, ws *tenant) string {
+	t.Helper()
+	trigger := "custom." + unique("fixture")
+	e.newRule(t, ws, with(ruleBody(), "trigger_type", trigger))
+	ev := e.newEvent(t, ws, with(eventBody(), "event_type", trigger))
+	e.process(t)
+	var runs struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	e.do(t, "GET", "/v1/automation/runs?event_id="+ev.ID, ws.Admin.Token, nil).expect(t, 200).decode(t, &runs)
+	if len(runs.Data) != 1 {
+		t.Fatalf("event %s has %d runs, want 1", ev.ID, len(runs.Data))
+	}
+	return runs.Data[0].ID
 }
 
 // ts formats a time as the API does.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/switchboard-hq/switchboard/internal/auth"
 	"github.com/switchboard-hq/switchboard/internal/httpapi"
 )
@@ -46,9 +48,18 @@ var pathFixtures = map[string]fixture{
 	"/v1/contact-lists/{id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
 		return strconv.FormatInt(e.newList(t, ws), 10)
 	},
+	"/v1/automation/events/{id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
+		return e.newEvent(t, ws, eventBody()).ID
+	},
+	"/v1/automation/runs/{id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
+		return e.newRun(t, ws)
+	},
 	// Paths of API.md not routed yet; ready for when they are.
 	"/v1/automation/rules/{rule_id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
 		return strconv.FormatInt(e.newRule(t, ws, ruleBody()).ID, 10)
+	},
+	"/v1/automation/events/{event_id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
+		return e.newEvent(t, ws, eventBody()).ID
 	},
 	"/organization/rules/{id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
 		return strconv.FormatInt(e.newRule(t, ws, ruleBody()).ID, 10)
@@ -60,6 +71,25 @@ var pathFixtures = map[string]fixture{
 	// conversation_created rules only (API.md §9).
 	"/api/v1/workspaces/{workspace_id}/automations/{rule_id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
 		return strconv.FormatInt(e.newRule(t, ws, with(ruleBody(), "trigger_type", "ticket_created")).ID, 10)
+	},
+}
+
+// uuidFixtures are the fixtures whose objects have UUIDv7 ids (events,
+// runs, …); every other id is a positive int64 (API.md §0).
+var uuidFixtures = map[string]bool{
+	"/v1/automation/events/{id}":       true,
+	"/v1/automation/events/{event_id}": true,
+	"/v1/automation/runs/{id}":         true,
+}
+
+// roleTestBody gives routes a valid body in the role test, so that a
+// caller the policy admits must get the route's success status, not only
+// "not 401/403". Ingestion is open to every role (API.md §8): hosts use
+// agent tokens.
+var roleTestBody = map[string]func() any{
+	"POST /v1/automation/events": func() any { return eventBody() },
+	"POST /v1/automation/events/batch": func() any {
+		return map[string]any{"events": []any{eventBody(), eventBody()}}
 	},
 }
 
@@ -160,7 +190,11 @@ func TestRolePolicies(t *testing.T) {
 					if q, ok := roleTestQuery[rt.Method+" "+rt.Path]; ok {
 						path += "?" + q
 					}
-					r := e.do(t, rt.Method, path, c.token, requestBody(rt))
+					body, wantStatus := requestBody(rt), 0
+					if mk, ok := roleTestBody[rt.Method+" "+rt.Path]; ok {
+						body, wantStatus = mk(), rt.Doc.Status
+					}
+					r := e.do(t, rt.Method, path, c.token, body)
 					switch {
 					case rt.Policy.Public:
 						if r.Status == 401 || r.Status == 403 {
@@ -176,6 +210,9 @@ func TestRolePolicies(t *testing.T) {
 						}
 						if r.Status >= 500 {
 							t.Errorf("%s: server error: %s", c.name, r)
+						}
+						if wantStatus != 0 && r.Status != wantStatus {
+							t.Errorf("%s: want %d for a valid request: %s", c.name, wantStatus, r)
 						}
 					}
 				}
@@ -216,7 +253,9 @@ func TestTenantIsolation(t *testing.T) {
 				}
 				// The same path with an id that does not exist, or is not
 				// an id, is the same 404, for A's own admin too.
-				for _, bad := range []string{"987654321", "abc", "0", "-1", "1.0", "99999999999999999999"} {
+				// An unknown UUIDv7 is not an object either.
+				for _, bad := range []string{"987654321", "abc", "0", "-1", "1.0", "99999999999999999999",
+					"01900000-0000-7000-8000-000000000000"} {
 					values := fillParams(t, e, rt, e.A, e.A.Admin.MemberID)
 					for i := range values {
 						wrong := slices.Clone(values)
@@ -350,6 +389,8 @@ var listChecks = map[string]func(t *testing.T, e *env, body map[string]any){
 	"/v1/tokens":                   wantData(1),
 	"/v1/tags":                     wantData(0),
 	"/v1/contact-lists":            wantData(0),
+	"/v1/automation/events":        wantData(0),
+	"/v1/automation/runs":          wantData(0),
 	"/v1/automation/control": func(t *testing.T, e *env, body map[string]any) {
 		if body["is_paused"] != false {
 			t.Errorf("B's control shows A's pause: %v", body)
@@ -379,6 +420,8 @@ func wantData(n int) func(t *testing.T, e *env, body map[string]any) {
 // workspace.
 func TestListIsolation(t *testing.T) {
 	withEnv(t, func(t *testing.T, e *env) {
+		// An event with a run, before the pause below would skip it.
+		e.newRun(t, e.A)
 		r := e.newRule(t, e.A, ruleBody())
 		e.do(t, "POST", fmt.Sprintf("/v1/automation/rules/%d/snooze", r.ID), e.A.Admin.Token,
 			map[string]any{"snoozed_until": ts(t0.Add(time.Hour))}).expect(t, 200)
@@ -409,6 +452,12 @@ func TestPathFixtures(t *testing.T) {
 		for key := range pathFixtures {
 			values := fillParams(t, e, httpapi.Route{Method: "GET", Path: key}, e.A, e.A.Admin.MemberID)
 			for _, v := range values {
+				if uuidFixtures[key] {
+					if id, err := uuid.Parse(v); err != nil || id.Version() != 7 || id.String() != v {
+						t.Errorf("%s: fixture value %q is not a UUIDv7 in canonical form", key, v)
+					}
+					continue
+				}
 				if n, err := strconv.ParseInt(v, 10, 64); err != nil || n <= 0 {
 					t.Errorf("%s: fixture value %q is not an id", key, v)
 				}

@@ -200,12 +200,19 @@ func (a *API) authenticate(r *http.Request) (store.Principal, error) {
 		return store.Principal{}, invalid
 	}
 	hash := auth.HashToken(token)
-	p, err := a.store.Authenticate(r.Context(), hash)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Principal{}, invalid
-	}
-	if err != nil {
-		return store.Principal{}, fmt.Errorf("authenticate: %w", err)
+	p, cached := a.creds.get(hash)
+	if !cached {
+		var err error
+		p, err = a.store.Authenticate(r.Context(), hash)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Principal{}, invalid
+		}
+		if err != nil {
+			return store.Principal{}, fmt.Errorf("authenticate: %w", err)
+		}
+		if p.Token.RevokedAt == nil {
+			a.creds.put(hash, p)
+		}
 	}
 	// The lookup was by hash; compare again in constant time so the
 	// decision never depends on how a database compares strings.

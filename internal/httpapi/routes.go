@@ -14,6 +14,17 @@ func (a *API) routeTable() []Route {
 		{"is_active", "boolean", "only active (true) or inactive (false) rules"},
 		{"trigger_type", "string", "only rules of this trigger"},
 	}
+	listParams := func(events bool) []Param {
+		sorts := "created_at (default) or id"
+		if events {
+			sorts = "created_at (default), id, processed_at or attempts (offset mode only)"
+		}
+		return append([]Param{
+			{"cursor", "string", "created_at|id of the last row (next_cursor); only with sort_by=created_at"},
+			{"sort_by", "string", sorts},
+			{"sort_order", "string", "desc (default) or asc"},
+		}, pageParams...)
+	}
 	const (
 		tagHealth    = "Health"
 		tagRules     = "Rules"
@@ -23,6 +34,7 @@ func (a *API) routeTable() []Route {
 		tagWorkspace = "Workspace"
 		tagTags      = "Tags"
 		tagLists     = "Contact lists"
+		tagEvents    = "Events and runs"
 	)
 	return []Route{
 		// Health and documentation: no credentials.
@@ -75,6 +87,28 @@ func (a *API) routeTable() []Route {
 		{Method: "GET", Path: "/v1/automation/rules/{id}/schedule/preview", Policy: &supervisorOrUp, Handler: a.previewSchedule,
 			Doc: Doc{Summary: "The rule's active windows in [start_at, start_at + hours)", Tag: tagRules, Response: schedulePreview{},
 				Query: []Param{{"hours", "integer", "1..2160, default 168"}, {"start_at", "string", "RFC 3339 time, default now"}}}},
+
+		// Events and runs (API.md §8).
+		{Method: "POST", Path: "/v1/automation/events", Policy: &anyRole, Handler: a.ingestEvent,
+			Doc: Doc{Summary: "Ingest an event; 202 once it is durably stored", Tag: tagEvents, Request: eventIn{}, Response: ingestedResponse{}, Status: 202,
+				Notes: []string{"An Idempotency-Key header (kept 24 h) makes a retry return the first event with 200 and duplicate: true; the same key with a different body is 422.",
+					"payload_hash is the SHA-256 of the payload in RFC 8785 canonical JSON."}}},
+		{Method: "POST", Path: "/v1/automation/events/batch", Policy: &anyRole, Handler: a.ingestBatch,
+			Doc: Doc{Summary: "Ingest 1 to 500 events at once, all or none (body up to 16 MiB)", Tag: tagEvents, Request: batchIn{}, Response: wholeList[ingestedResponse]{}, Status: 202}},
+		{Method: "GET", Path: "/v1/automation/events", Policy: &supervisorOrUp, Handler: a.listEvents,
+			Doc: Doc{Summary: "List events", Tag: tagEvents, Response: envelope[eventResponse]{}, Query: append([]Param{
+				{"status", "string", "pending, processing, processed, skipped or failed"}, {"event_type", "string", ""}, {"source", "string", ""},
+				{"payload_hash", "string", "64 hex characters"}}, listParams(true)...)}},
+		{Method: "GET", Path: "/v1/automation/events/{id}", Policy: &supervisorOrUp, Handler: a.getEvent,
+			Doc: Doc{Summary: "Get an event", Tag: tagEvents, Response: eventResponse{}, StringPath: true}},
+		{Method: "POST", Path: "/v1/automation/events/{id}/retry", Policy: &supervisorOrUp, Handler: a.retryEvent,
+			Doc: Doc{Summary: "Re-queue a failed event (409 for any other status)", Tag: tagEvents, Response: eventResponse{}, Status: 202, StringPath: true, Errors: []int{409}}},
+		{Method: "GET", Path: "/v1/automation/runs", Policy: &supervisorOrUp, Handler: a.listRuns,
+			Doc: Doc{Summary: "List runs", Tag: tagEvents, Response: envelope[runResponse]{}, Query: append([]Param{
+				{"rule_id", "integer", ""}, {"event_id", "string", ""}, {"matched", "boolean", ""}, {"executed", "boolean", ""},
+				{"status", "string", "not_matched, pending, executed or failed"}}, listParams(false)...)}},
+		{Method: "GET", Path: "/v1/automation/runs/{id}", Policy: &supervisorOrUp, Handler: a.getRun,
+			Doc: Doc{Summary: "Get a run", Tag: tagEvents, Response: runResponse{}, StringPath: true}},
 
 		// Global control (API.md §6, §7).
 		{Method: "GET", Path: "/v1/automation/control", Policy: &supervisorOrUp, Handler: a.getControl,

@@ -270,15 +270,21 @@ func compactJSON(raw json.RawMessage) json.RawMessage {
 
 // validateRule runs the model's validation and checks that the tags and
 // contact lists the rule refers to exist in the workspace.
-//
-// It first normalizes the rule's times (UTC, milliseconds), so what is
-// stored is what every later response shows.
 func (a *API) validateRule(r *http.Request, rule *rules.Rule) error {
-	normalizeTimes(rule)
-	errs := rule.Validate()
-	if len(errs) > 0 {
+	if errs := rule.Validate(); len(errs) > 0 {
 		return errInvalid(errs)
 	}
+	errs, err := a.checkReferences(r, rule)
+	if err != nil {
+		return err
+	}
+	return errs.Err()
+}
+
+// checkReferences reports the tags (actions) and contact lists
+// (conditions) a rule names that do not exist in its workspace.
+func (a *API) checkReferences(r *http.Request, rule *rules.Rule) (validation.Errors, error) {
+	var errs validation.Errors
 	ws := rule.WorkspaceID
 	for i, act := range rule.Actions {
 		if act.TagID == nil {
@@ -287,17 +293,17 @@ func (a *API) validateRule(r *http.Request, rule *rules.Rule) error {
 		if _, err := a.store.GetTag(r.Context(), ws, *act.TagID); errors.Is(err, store.ErrNotFound) {
 			errs.Add(validation.Index("actions", i)+".tag_id", "no tag %d in this workspace", *act.TagID)
 		} else if err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, ref := range contactListRefs(rule.Conditions) {
 		if _, err := a.store.GetContactList(r.Context(), ws, ref.id); errors.Is(err, store.ErrNotFound) {
 			errs.Add("conditions"+ref.path+".list_id", "no contact list %d in this workspace", ref.id)
 		} else if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return errs.Err()
+	return errs, nil
 }
 
 type listRef struct {
