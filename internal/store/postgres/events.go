@@ -180,8 +180,10 @@ const insertEvents = `
 const lockKeys = `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`
 
 // liveKeysQuery reads the keys used in the last 24 hours, with their
-// events. Run after lockKeys, in a statement of its own, it sees every
-// key another node committed before we took the locks.
+// events. It runs after lockKeys, in a statement of its own (so with a
+// snapshot taken after the locks): it sees every key another transaction
+// committed, and none of these keys can be committed by another until
+// this transaction ends.
 var liveKeysQuery = `
 	SELECT ` + eventColumnsOf("e") + `, k.key, k.request_hash
 	FROM unnest($1::bigint[], $2::text[]) AS w (workspace_id, key)

@@ -118,15 +118,18 @@ func flatten(items []store.Completion, accepted []bool, now time.Time) rows {
 				acc.MatchedAt = at
 			}
 		}
-		if c := o.Conversation; c != nil {
+		if o.Conversation != nil {
+			c := *o.Conversation
+			if c.Priority != nil && *c.Priority == "" {
+				c.Priority = nil // an empty priority keeps the stored one, as an empty status does
+			}
 			k := convKey{ws, c.ID}
 			if acc := convs[k]; acc == nil {
-				merged := *c
-				merged.WorkspaceID = ws
-				merged.UpdatedAt = orNow(c.UpdatedAt, now)
-				convs[k] = &merged
+				c.WorkspaceID = ws
+				c.UpdatedAt = orNow(c.UpdatedAt, now)
+				convs[k] = &c
 			} else {
-				mergeConversation(acc, c, now)
+				mergeConversation(acc, &c, now)
 			}
 		}
 	}

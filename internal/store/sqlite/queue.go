@@ -102,12 +102,11 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease 
 		})
 		return err
 	})
-	// Spent events were failed, not claimed.
-	claims = slices.DeleteFunc(claims, func(c store.Claim) bool { return c.Event.Status != store.EventProcessing })
 	if err != nil {
 		return nil, wrap("claim events", err)
 	}
-	// RETURNING has no order.
+	// Spent events were failed, not claimed; RETURNING has no order.
+	claims = slices.DeleteFunc(claims, func(c store.Claim) bool { return c.Event.Status != store.EventProcessing })
 	slices.SortFunc(claims, func(a, b store.Claim) int {
 		return cmp.Or(a.Event.CreatedAt.Compare(b.Event.CreatedAt), cmp.Compare(a.Event.ID, b.Event.ID))
 	})

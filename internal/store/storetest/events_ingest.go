@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -182,6 +184,56 @@ func testEventIngest(t *testing.T, open ClockOpener) {
 			t.Errorf("other body in a later group of the commit: Err = %v, want ErrIdempotencyConflict", differs.Err)
 		}
 		wantEventCount(t, q, 1)
+	})
+
+	t.Run("ConcurrentRequestsWithOneKey", func(t *testing.T) {
+		t.Parallel()
+		q := setupQueue(t, open)
+		const requests = 8
+		for _, tc := range []struct {
+			key        string
+			sameBody   bool
+			wantStored int
+		}{{"same", true, 1}, {"different", false, 1}} {
+			groups := make([]*store.IngestGroup, requests)
+			var wg sync.WaitGroup
+			errs := make([]error, requests)
+			for i := range groups {
+				hash := "h"
+				if !tc.sameBody {
+					hash = fmt.Sprint("h", i)
+				}
+				groups[i] = &store.IngestGroup{Events: []store.NewEvent{keyed(q.event(tc.key, i), tc.key, hash)}}
+				wg.Go(func() { errs[i] = q.s.IngestEvents(t.Context(), groups[i:i+1]) })
+			}
+			wg.Wait()
+			ids := map[string]bool{}
+			fresh, conflicts := 0, 0
+			for i, g := range groups {
+				wantErr(t, "IngestEvents", errs[i], nil)
+				switch {
+				case errors.Is(g.Err, store.ErrIdempotencyConflict):
+					conflicts++
+				case g.Err != nil:
+					t.Fatalf("request %d: %v", i, g.Err)
+				default:
+					ids[g.Results[0].Event.ID] = true
+					if !g.Results[0].Duplicate {
+						fresh++
+					}
+				}
+			}
+			if fresh != 1 || len(ids) != 1 {
+				t.Errorf("key %q: %d requests stored an event, %d distinct events returned; want 1 and 1", tc.key, fresh, len(ids))
+			}
+			if tc.sameBody && conflicts != 0 || !tc.sameBody && conflicts != requests-1 {
+				t.Errorf("key %q: %d conflicts", tc.key, conflicts)
+			}
+			_, total, err := q.s.ListEvents(t.Context(), q.ws.ID, store.EventFilter{ConversationID: tc.key}, store.ListQuery{})
+			if err != nil || total != tc.wantStored {
+				t.Errorf("key %q: %d events stored (%v), want %d", tc.key, total, err, tc.wantStored)
+			}
+		}
 	})
 
 	t.Run("KeysBelongToTheirWorkspace", func(t *testing.T) {

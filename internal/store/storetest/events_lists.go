@@ -153,6 +153,9 @@ func testEventListings(t *testing.T, open ClockOpener) {
 		// Descending, newest first; new events arrive between pages.
 		got, total := h.list(t, store.EventFilter{}, store.ListQuery{Limit: 2, Desc: true})
 		wantDiff(t, "desc page 1", h.ids(4, 3), got)
+		if total != 5 {
+			t.Errorf("first page total = %d, want 5", total)
+		}
 		h.ingest(t, h.event("c9", 9))
 		// e3 and e2 share created_at: the next page starts at e2, by id.
 		got, total = h.list(t, store.EventFilter{}, after(h.e[3], true))

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -143,8 +144,9 @@ func testEventCompletion(t *testing.T, open ClockOpener) {
 		steps := []store.Conversation{
 			{ID: "c", Status: "open", AssigneeID: ptr("m-1"), Tags: []string{"a"}, Priority: ptr("low"),
 				LastCustomerMessageAt: ptr(epochMS), UpdatedAt: epochMS},
-			// Knows only the team's reply: everything else stays.
-			{ID: "c", LastTeamResponseAt: ptr(epochMS.Add(time.Minute)), UpdatedAt: epochMS.Add(time.Minute)},
+			// Knows only the team's reply (an empty priority is not
+			// knowing it): everything else stays.
+			{ID: "c", Priority: ptr(""), LastTeamResponseAt: ptr(epochMS.Add(time.Minute)), UpdatedAt: epochMS.Add(time.Minute)},
 			// Unassigned, untagged, closed.
 			{ID: "c", Status: "closed", AssigneeID: ptr(""), Tags: []string{}, UpdatedAt: epochMS.Add(2 * time.Minute)},
 		}
@@ -160,6 +162,27 @@ func testEventCompletion(t *testing.T, open ClockOpener) {
 			WorkspaceID: q.ws.ID, ID: "c", Status: "closed", AssigneeID: ptr(""), Tags: []string{}, Priority: ptr("low"),
 			LastCustomerMessageAt: ptr(epochMS), LastTeamResponseAt: ptr(epochMS.Add(time.Minute)),
 			UpdatedAt: epochMS.Add(2 * time.Minute),
+		}, got)
+
+		// Two states of one conversation in one batch merge in batch order.
+		q.ingest(t, q.event("p", 4), q.event("q", 5))
+		claims := q.claim(t, "w", 10)
+		if len(claims) != 2 {
+			t.Fatalf("claimed %d events, want 2", len(claims))
+		}
+		first := &store.Conversation{ID: "shared", Status: "open", Tags: []string{"a"}, UpdatedAt: epochMS}
+		second := &store.Conversation{ID: "shared", Priority: ptr("high"), Tags: []string{"b"}, UpdatedAt: epochMS.Add(time.Second)}
+		for i, err := range q.complete(t,
+			store.Completion{Claim: claims[0], Outcome: store.Outcome{Status: store.EventProcessed, Conversation: first}},
+			store.Completion{Claim: claims[1], Outcome: store.Outcome{Status: store.EventProcessed, Conversation: second}},
+		) {
+			wantErr(t, fmt.Sprintf("item %d", i), err, nil)
+		}
+		got, err = q.s.GetConversation(t.Context(), q.ws.ID, "shared")
+		wantErr(t, "GetConversation", err, nil)
+		wantDiff(t, "conversation merged within a batch", store.Conversation{
+			WorkspaceID: q.ws.ID, ID: "shared", Status: "open", Tags: []string{"b"}, Priority: ptr("high"),
+			UpdatedAt: epochMS.Add(time.Second),
 		}, got)
 	})
 
