@@ -254,6 +254,8 @@ func TestIngestValidation(t *testing.T) {
 			{name: "caused_by not a UUID", body: ev("caused_by", "delivery-7"), status: 422, fields: []string{"caused_by"}},
 			{name: "empty conversation_id", body: ev("conversation_id", ""), status: 422, fields: []string{"conversation_id"}},
 			{name: "conversation_id a number", body: ev("conversation_id", 42), status: 422, fields: []string{"conversation_id"}},
+			{name: "conversation_id with NUL", body: ev("conversation_id", "a\u0000b"), status: 422, fields: []string{"conversation_id"}},
+			{name: "contact_id with NUL", body: ev("contact_id", "\u0000"), status: 422, fields: []string{"contact_id"}},
 			{name: "every error at once", body: map[string]any{"source": "scheduler", "caused_by": "x"}, status: 422,
 				fields: []string{"event_type", "source", "caused_by", "payload"}},
 			{name: "unknown field", body: ev("priority", 1), status: 400, fields: []string{"priority"}},
