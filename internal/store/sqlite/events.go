@@ -172,7 +172,8 @@ func checkGroup(g *store.IngestGroup) {
 
 // The ingestion statements (see multiRow).
 var (
-	insertEvents = multiRow{prefix: `INSERT INTO events (id, workspace_id, event_type, conversation_id, contact_id,
+	// New events go to the inbox (see IngestEvents).
+	insertEvents = multiRow{prefix: `INSERT INTO event_inbox (id, workspace_id, event_type, conversation_id, contact_id,
 		payload, payload_hash, source, channel_source, caused_by, status, available_at, occurred_at, created_at,
 		order_key, target_rule_id) VALUES `, width: 16}
 
@@ -185,22 +186,95 @@ var (
 			event_id = excluded.event_id, created_at = excluded.created_at`,
 	}
 
-	// liveKeysQuery reads the keys used since a cutoff, with their events.
+	// liveKeysQuery reads the keys used since a cutoff, with their events,
+	// which are in events or, not claimed yet, in the inbox. The inbox has
+	// no index on id: CROSS JOIN keeps the (rare) live keys in the outer
+	// loop, so that a commit without one never reads the inbox.
 	liveKeysQuery = multiRow{
 		prefix: `WITH wanted (workspace_id, key, cutoff) AS (VALUES `,
 		width:  3,
-		suffix: `)
-			SELECT ` + eventColumnsOf("e") + `, k.key, k.request_hash
-			FROM wanted w
-			JOIN idempotency_keys k ON k.workspace_id = w.workspace_id AND k.key = w.key
-			JOIN events e ON e.id = k.event_id
-			WHERE k.created_at > w.cutoff`,
+		suffix: `), hits AS (
+				SELECT k.key, k.request_hash, k.event_id
+				FROM wanted w
+				JOIN idempotency_keys k ON k.workspace_id = w.workspace_id AND k.key = w.key
+				WHERE k.created_at > w.cutoff)
+			SELECT ` + eventColumnsOf("e") + `, h.key, h.request_hash
+			FROM hits h JOIN events e ON e.id = h.event_id
+			UNION ALL
+			SELECT ` + eventColumnsOf("i") + `, h.key, h.request_hash
+			FROM hits h CROSS JOIN event_inbox i WHERE i.id = h.event_id`,
 	}
+
+	// promoteInbox moves the inbox into events, in arrival order, and
+	// clearInbox empties it (in the same transaction); see promote.
+	promoteInbox = single(`INSERT INTO events (` + eventColumns + `)
+		SELECT ` + eventColumns + ` FROM event_inbox ORDER BY seq`)
+	clearInbox = single(`DELETE FROM event_inbox`)
 )
+
+// getEventQuery reads one event of a workspace (?1) by id (?2) wherever it
+// is: in events, else still in the inbox.
+const getEventQuery = `
+	SELECT ` + eventColumns + ` FROM events WHERE workspace_id = ?1 AND id = ?2
+	UNION ALL
+	SELECT ` + eventColumns + ` FROM event_inbox WHERE workspace_id = ?1 AND id = ?2
+	LIMIT 1`
+
+// promote moves every event of the inbox into events, inside tx (a write
+// transaction). It runs at the start of every claim, which holds the
+// single writer anyway, so the claim sees every ingested event; the
+// events keep the created_at and id they were given at ingestion, so the
+// order of an order key's events does not depend on when they move. An
+// empty inbox writes nothing (the claim's transaction stays read-only
+// when nothing is due).
+func (s *Store) promote(ctx context.Context, tx *sql.Tx) error {
+	res, err := s.execSingle(ctx, tx, promoteInbox)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err
+	}
+	_, err = s.execSingle(ctx, tx, clearInbox)
+	return err
+}
+
+// promotePending promotes the inbox for a read that must see every event
+// (ListEvents): a reader checks whether the inbox holds anything, and only
+// then is the writer taken.
+func (s *Store) promotePending(ctx context.Context) error {
+	var pending bool
+	if err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM event_inbox)`).Scan(&pending); err != nil {
+		return err
+	}
+	if !pending {
+		return nil
+	}
+	s.prepare(ctx, promoteInbox, clearInbox)
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.promote(ctx, tx) })
+}
+
+// execSingle runs a single (not multi-row) statement in tx, prepared when
+// prepare has prepared it.
+func (s *Store) execSingle(ctx context.Context, tx *sql.Tx, m multiRow, args ...any) (sql.Result, error) {
+	if st := s.stmt(ctx, tx, stmtKey{m, 0}); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, m.prefix, args...)
+}
 
 // IngestEvents stores the groups in one transaction: their idempotency
 // keys are looked up in one query, then the new events and keys are
 // written with multi-row INSERTs.
+//
+// New events are appended to event_inbox, not inserted into events
+// (migration 0003): the 202 needs only the durable append, and the inbox
+// has no secondary index, so a commit writes a few sequential pages
+// instead of a page per event in each of events' random-key indexes. The
+// events' indexes are maintained in bulk by the next claim, which promotes
+// the inbox (promote) in its own transaction. Idempotency keys point at
+// the event's id, which stays the same when it moves; a duplicate finds
+// its event in either table.
 func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) error {
 	now := s.now()
 	for _, g := range groups {
@@ -274,10 +348,11 @@ func (s *Store) liveKeys(ctx context.Context, tx *sql.Tx, groups []*store.Ingest
 	return found, err
 }
 
-// GetEvent returns an event of the workspace.
+// GetEvent returns an event of the workspace, from events or, not claimed
+// yet, from the inbox (one statement: one snapshot, so an event promoted
+// meanwhile is not missed).
 func (s *Store) GetEvent(ctx context.Context, workspaceID int64, id string) (store.Event, error) {
-	e, err := scanEvent(s.read.QueryRowContext(ctx,
-		`SELECT `+eventColumns+` FROM events WHERE workspace_id = ? AND id = ?`, workspaceID, strings.ToLower(id)))
+	e, err := scanEvent(s.read.QueryRowContext(ctx, getEventQuery, workspaceID, strings.ToLower(id)))
 	return e, wrap("get event", err)
 }
 
@@ -307,6 +382,11 @@ func (s *Store) ListEvents(ctx context.Context, workspaceID int64, f store.Event
 		out   []store.Event
 		total int
 	)
+	// A listing must see every event stored before it: the inbox's
+	// events are moved into events (and their indexes) first.
+	if err := s.promotePending(ctx); err != nil {
+		return nil, 0, wrap("list events", err)
+	}
 	err = s.inReadTx(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, `SELECT count(*)`+where, args...).Scan(&total); err != nil {
 			return err
@@ -339,8 +419,8 @@ func (s *Store) RetryEvent(ctx context.Context, workspaceID int64, id string) (s
 		if err == nil || !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if e, err = scanEvent(tx.QueryRowContext(ctx,
-			`SELECT `+eventColumns+` FROM events WHERE workspace_id = ? AND id = ?`, workspaceID, strings.ToLower(id))); err != nil {
+		// Not failed: it may be anywhere, the inbox included.
+		if e, err = scanEvent(tx.QueryRowContext(ctx, getEventQuery, workspaceID, strings.ToLower(id))); err != nil {
 			return err
 		}
 		return fmt.Errorf("event %s is %s, not failed: %w", e.ID, e.Status, store.ErrConflict)
@@ -348,12 +428,18 @@ func (s *Store) RetryEvent(ctx context.Context, workspaceID int64, id string) (s
 	return e, wrap("retry event", err)
 }
 
-// nextDueQuery reads the queue's earliest available_at. The IN term lets
-// the planner use the partial events_queue index (SQLite only uses a
-// partial index whose condition appears in the query).
+// nextDueQuery reads the queue's earliest available_at, the inbox's
+// events (all pending) included. The IN term lets the planner use the
+// partial events_queue index (SQLite only uses a partial index whose
+// condition appears in the query). Reading the inbox, which only holds
+// what arrived since the last claim, spares an idle worker the writer a
+// promotion would take; the claim it leads to promotes.
 const nextDueQuery = `
-	SELECT min(available_at) FROM events
-	WHERE status IN ('pending', 'processing') AND status = 'pending'`
+	SELECT min(at) FROM (
+		SELECT min(available_at) AS at FROM events
+		WHERE status IN ('pending', 'processing') AND status = 'pending'
+		UNION ALL
+		SELECT min(available_at) FROM event_inbox)`
 
 // NextEventDue returns the earliest available_at of a pending event.
 func (s *Store) NextEventDue(ctx context.Context) (time.Time, bool, error) {

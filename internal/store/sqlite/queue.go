@@ -71,7 +71,8 @@ var claimQuery = strings.NewReplacer("spent", `(status = 'processing' AND attemp
 		LIMIT ?4)
 	RETURNING ` + eventColumns + `, coalesce(lease_fence, 0)`)
 
-// ClaimEvents leases up to limit due events, oldest first.
+// ClaimEvents leases up to limit due events, oldest first, after moving
+// the inbox's events into the queue in the same transaction.
 func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration) ([]store.Claim, error) {
 	if limit <= 0 {
 		return []store.Claim{}, nil
@@ -79,8 +80,13 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease 
 	now := s.now()
 	var claims []store.Claim
 	claim := single(claimQuery)
-	s.prepare(ctx, claim)
+	s.prepare(ctx, promoteInbox, clearInbox, claim)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The events ingested since the last claim join the queue first
+		// (see IngestEvents), so the claim sees every one of them.
+		if err := s.promote(ctx, tx); err != nil {
+			return err
+		}
 		var (
 			rows *sql.Rows
 			err  error
