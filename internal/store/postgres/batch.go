@@ -5,67 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-hq/switchboard/internal/store"
 )
-
-// errInvalidText refuses a string PostgreSQL cannot store as text (a NUL
-// character, invalid UTF-8). It is refused for the one request or event
-// that carries it, so that it cannot fail a commit shared with others;
-// SQLite refuses the same strings, so both dialects accept the same data.
-var errInvalidText = errors.New("text must be valid UTF-8 without NUL characters")
-
-// validText reports whether s can be stored as text.
-func validText(s string) bool {
-	return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
-}
-
-// validDoc is validText for a JSON document (a NUL inside a JSON string is
-// always escaped, so a raw one means the document is not JSON text).
-func validDoc(b []byte) bool {
-	for _, c := range b {
-		if c == 0 {
-			return false
-		}
-	}
-	return utf8.Valid(b)
-}
-
-// sanitize makes s storable text, for messages the store records rather
-// than refuses (a processing error may quote anything).
-func sanitize(s string) string {
-	if validText(s) {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-}
-
-// checkTexts returns an error naming the first field that is not valid
-// text. Fields come in name, value pairs; a nil *string is skipped.
-func checkTexts(fields ...any) error {
-	for i := 0; i+1 < len(fields); i += 2 {
-		var s string
-		switch v := fields[i+1].(type) {
-		case string:
-			s = v
-		case *string:
-			if v == nil {
-				continue
-			}
-			s = *v
-		}
-		if !validText(s) {
-			return fmt.Errorf("%s: %w", fields[i], errInvalidText)
-		}
-	}
-	return nil
-}
 
 // parseID reads an id of an event, run, delivery or activity, or reports
 // that it is not a UUID (and so cannot name a stored row: the columns are
@@ -202,4 +148,12 @@ func (s *Store) onConn(ctx context.Context, fn func(conn *pgx.Conn) error) error
 		_, _ = c.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 	}
 	return err
+}
+
+// orNow returns t as stored, or now when t is unset.
+func orNow(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return now
+	}
+	return ts(t)
 }

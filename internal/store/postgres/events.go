@@ -152,7 +152,7 @@ func planIngest(groups []*store.IngestGroup, found map[keyRef]keyHit, now time.T
 func checkGroup(g *store.IngestGroup) {
 	for i := range g.Events {
 		e := &g.Events[i]
-		err := checkTexts("event_type", e.EventType, "conversation_id", e.ConversationID, "contact_id", e.ContactID,
+		err := store.CheckTexts("event_type", e.EventType, "conversation_id", e.ConversationID, "contact_id", e.ContactID,
 			"source", e.Source, "channel_source", e.ChannelSource, "caused_by", e.CausedBy,
 			"payload_hash", e.PayloadHash, "idempotency key", e.IdempotencyKey, "request hash", e.RequestHash)
 		if err != nil {
@@ -354,7 +354,7 @@ func (s *Store) ListEvents(ctx context.Context, workspaceID int64, f store.Event
 		{"status", f.Status}, {"event_type", f.EventType}, {"source", f.Source},
 		{"payload_hash", f.PayloadHash}, {"conversation_id", f.ConversationID},
 	} {
-		if !validText(c.v) {
+		if !store.ValidText(c.v) {
 			// No stored event has it; PostgreSQL would refuse the query.
 			return []store.Event{}, 0, nil
 		}

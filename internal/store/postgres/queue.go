@@ -241,7 +241,7 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 	byID := make(map[[16]byte]int, len(items))
 	for i := range items {
 		it := &items[i]
-		if errs[i] = checkOutcome(&it.Outcome); errs[i] != nil {
+		if errs[i] = store.CheckOutcome(&it.Outcome); errs[i] != nil {
 			continue
 		}
 		id, ok := parseID(it.Claim.Event.ID)
@@ -302,7 +302,7 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 		for _, id := range done {
 			accepted[byID[id]] = true
 		}
-		b, err = outcomeBatch(flatten(items, accepted, now))
+		b, err = outcomeBatch(store.FlattenOutcomes(items, accepted, now))
 		if err != nil {
 			return err
 		}
@@ -323,14 +323,14 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 }
 
 // outcomeBatch queues one statement per table that has rows.
-func outcomeBatch(r rows) (*pgx.Batch, error) {
+func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
 	b := &pgx.Batch{}
-	if n := len(r.runs); n > 0 {
-		ids, err := parseIDs(r.runs, func(x *store.Run) string { return x.ID })
+	if n := len(r.Runs); n > 0 {
+		ids, err := parseIDs(r.Runs, func(x *store.Run) string { return x.ID })
 		if err != nil {
 			return nil, err
 		}
-		events, err := parseIDs(r.runs, func(x *store.Run) string { return x.EventID })
+		events, err := parseIDs(r.Runs, func(x *store.Run) string { return x.EventID })
 		if err != nil {
 			return nil, err
 		}
@@ -342,8 +342,8 @@ func outcomeBatch(r rows) (*pgx.Batch, error) {
 			created                                  = make([]time.Time, n)
 			settled                                  = make([]*time.Time, n)
 		)
-		for i := range r.runs {
-			x := &r.runs[i]
+		for i := range r.Runs {
+			x := &r.Runs[i]
 			ws[i], rules[i], names[i] = x.WorkspaceID, x.RuleID, x.RuleName
 			convs[i], contacts[i], matched[i], executed[i], statuses[i] = x.ConversationID, x.ContactID, x.Matched, x.Executed, x.Status
 			results[i], created[i], settled[i] = string(x.Result), x.CreatedAt, tsPtr(x.SettledAt)
@@ -352,16 +352,16 @@ func outcomeBatch(r rows) (*pgx.Batch, error) {
 		b.Queue(insertRuns, ids, ws, events, rules, names, convs, contacts, matched, executed, statuses, results,
 			created, settled, types, sources, channels)
 	}
-	if n := len(r.deliveries); n > 0 {
-		ids, err := parseIDs(r.deliveries, func(d *store.Delivery) string { return d.ID })
+	if n := len(r.Deliveries); n > 0 {
+		ids, err := parseIDs(r.Deliveries, func(d *store.Delivery) string { return d.ID })
 		if err != nil {
 			return nil, err
 		}
-		runs, err := parseIDs(r.deliveries, func(d *store.Delivery) string { return d.RunID })
+		runs, err := parseIDs(r.Deliveries, func(d *store.Delivery) string { return d.RunID })
 		if err != nil {
 			return nil, err
 		}
-		events, err := parseIDs(r.deliveries, func(d *store.Delivery) string { return d.EventID })
+		events, err := parseIDs(r.Deliveries, func(d *store.Delivery) string { return d.EventID })
 		if err != nil {
 			return nil, err
 		}
@@ -372,8 +372,8 @@ func outcomeBatch(r rows) (*pgx.Batch, error) {
 			actions, statuses          = make([]string, n), make([]string, n)
 			available, created         = make([]time.Time, n), make([]time.Time, n)
 		)
-		for i := range r.deliveries {
-			d := &r.deliveries[i]
+		for i := range r.Deliveries {
+			d := &r.Deliveries[i]
 			ws[i], rules[i], indexes[i] = d.WorkspaceID, d.RuleID, int32(d.ActionIndex)
 			convs[i], contacts[i], actions[i], statuses[i] = d.ConversationID, d.ContactID, string(d.Action), d.Status
 			attempts[i], lastError[i], available[i], created[i] = int32(d.Attempts), d.LastError, d.AvailableAt, d.CreatedAt
@@ -381,16 +381,16 @@ func outcomeBatch(r rows) (*pgx.Batch, error) {
 		b.Queue(insertDeliveries, ids, ws, runs, events, rules, indexes, convs, contacts, actions, statuses, attempts,
 			lastError, available, created)
 	}
-	if n := len(r.activities); n > 0 {
-		ids, err := parseIDs(r.activities, func(a *store.Activity) string { return a.ID })
+	if n := len(r.Activities); n > 0 {
+		ids, err := parseIDs(r.Activities, func(a *store.Activity) string { return a.ID })
 		if err != nil {
 			return nil, err
 		}
-		runs, err := parseIDs(r.activities, func(a *store.Activity) string { return a.RunID })
+		runs, err := parseIDs(r.Activities, func(a *store.Activity) string { return a.RunID })
 		if err != nil {
 			return nil, err
 		}
-		events, err := parseIDs(r.activities, func(a *store.Activity) string { return a.EventID })
+		events, err := parseIDs(r.Activities, func(a *store.Activity) string { return a.EventID })
 		if err != nil {
 			return nil, err
 		}
@@ -399,36 +399,36 @@ func outcomeBatch(r rows) (*pgx.Batch, error) {
 			ws, rules                    = make([]int64, n), make([]int64, n)
 			created                      = make([]time.Time, n)
 		)
-		for i := range r.activities {
-			a := &r.activities[i]
+		for i := range r.Activities {
+			a := &r.Activities[i]
 			ws[i], convs[i], kinds[i], rules[i], names[i] = a.WorkspaceID, a.ConversationID, a.Kind, a.RuleID, a.RuleName
 			actions[i], created[i] = string(a.Actions), a.CreatedAt
 		}
 		b.Queue(insertActivities, ids, ws, convs, kinds, rules, names, events, runs, actions, created)
 	}
-	if n := len(r.counters); n > 0 {
+	if n := len(r.Counters); n > 0 {
 		var (
 			rules, ws, matched, applied = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 			matchedAt, appliedAt        = make([]*time.Time, n), make([]*time.Time, n)
 		)
-		for i, c := range r.counters {
-			rules[i], ws[i], matched[i], applied[i] = c.RuleID, c.workspaceID, c.Matched, c.Applied
+		for i, c := range r.Counters {
+			rules[i], ws[i], matched[i], applied[i] = c.RuleID, c.WorkspaceID, c.Matched, c.Applied
 			matchedAt[i], appliedAt[i] = c.MatchedAt, c.AppliedAt
 		}
 		b.Queue(moveCounters, rules, ws, matched, applied, matchedAt, appliedAt)
 	}
-	if n := len(r.cooldowns); n > 0 {
+	if n := len(r.Cooldowns); n > 0 {
 		var (
 			rules, ws = make([]int64, n), make([]int64, n)
 			keys      = make([]string, n)
 			at        = make([]time.Time, n)
 		)
-		for i, c := range r.cooldowns {
-			rules[i], keys[i], ws[i], at[i] = c.RuleID, c.Key, c.workspaceID, c.MatchedAt
+		for i, c := range r.Cooldowns {
+			rules[i], keys[i], ws[i], at[i] = c.RuleID, c.Key, c.WorkspaceID, c.MatchedAt
 		}
 		b.Queue(upsertCooldowns, rules, keys, ws, at)
 	}
-	if n := len(r.conversations); n > 0 {
+	if n := len(r.Conversations); n > 0 {
 		var (
 			ws                                    = make([]int64, n)
 			ids                                   = make([]string, n)
@@ -436,8 +436,8 @@ func outcomeBatch(r rows) (*pgx.Batch, error) {
 			lastCustomer, lastTeam                = make([]*time.Time, n), make([]*time.Time, n)
 			updated                               = make([]time.Time, n)
 		)
-		for i := range r.conversations {
-			c := &r.conversations[i]
+		for i := range r.Conversations {
+			c := &r.Conversations[i]
 			ws[i], ids[i], assignees[i], priorities[i] = c.WorkspaceID, c.ID, c.AssigneeID, c.Priority
 			if c.Status != "" {
 				statuses[i] = ptr(c.Status)
@@ -491,7 +491,7 @@ func (s *Store) settle(ctx context.Context, op string, c store.Claim, query stri
 // FailEvent records a processing error. The attempt was counted when the
 // event was claimed.
 func (s *Store) FailEvent(ctx context.Context, c store.Claim, msg string, retryAt *time.Time) error {
-	msg = sanitize(msg)
+	msg = store.Sanitize(msg)
 	const where = ` WHERE id = $1 AND status = 'processing' AND lease_fence = $2`
 	if retryAt != nil {
 		return s.settle(ctx, "fail event", c, `

@@ -118,7 +118,7 @@ func (s *Store) ListRuns(ctx context.Context, workspaceID int64, f store.RunFilt
 
 // Cooldowns returns when each of ruleIDs last matched key.
 func (s *Store) Cooldowns(ctx context.Context, workspaceID int64, key string, ruleIDs []int64) ([]store.Cooldown, error) {
-	if len(ruleIDs) == 0 || !validText(key) {
+	if len(ruleIDs) == 0 || !store.ValidText(key) {
 		return []store.Cooldown{}, nil
 	}
 	rows, err := s.pool.Query(ctx, `
@@ -161,7 +161,7 @@ func (s *Store) DeliveryOrigin(ctx context.Context, workspaceID int64, deliveryI
 
 // GetConversation returns what the engine has learned of a conversation.
 func (s *Store) GetConversation(ctx context.Context, workspaceID int64, id string) (store.Conversation, error) {
-	if !validText(id) {
+	if !store.ValidText(id) {
 		return store.Conversation{}, wrap("get conversation", store.ErrNotFound)
 	}
 	var (

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"unicode/utf8"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -199,58 +199,6 @@ func (s *Store) queryRows(ctx context.Context, tx *sql.Tx, m multiRow, args []an
 	})
 }
 
-// errInvalidText refuses a string that PostgreSQL could not store (a NUL
-// character, invalid UTF-8). Both dialects refuse it, so that they accept
-// the same data, and refuse it for the one request or event that carries
-// it rather than failing a shared commit.
-var errInvalidText = errors.New("text must be valid UTF-8 without NUL characters")
-
-// validText reports whether s can be stored as text by both dialects.
-func validText(s string) bool {
-	return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
-}
-
-// validDoc is validText for a JSON document (a NUL inside a JSON string is
-// always escaped, so a raw one means the document is not JSON text).
-func validDoc(b []byte) bool {
-	for _, c := range b {
-		if c == 0 {
-			return false
-		}
-	}
-	return utf8.Valid(b)
-}
-
-// sanitize makes s storable text, for messages the store records rather
-// than refuses (a processing error may quote anything).
-func sanitize(s string) string {
-	if validText(s) {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-}
-
-// checkTexts returns an error naming the first field that is not valid
-// text. Fields come in name, value pairs; a nil *string is skipped.
-func checkTexts(fields ...any) error {
-	for i := 0; i+1 < len(fields); i += 2 {
-		var s string
-		switch v := fields[i+1].(type) {
-		case string:
-			s = v
-		case *string:
-			if v == nil {
-				continue
-			}
-			s = *v
-		}
-		if !validText(s) {
-			return fmt.Errorf("%s: %w", fields[i], errInvalidText)
-		}
-	}
-	return nil
-}
-
 // uuidText normalises an id to the canonical form stored, or reports that
 // it is not a UUID (and so cannot name a stored row).
 func uuidText(id string) (string, bool) {
@@ -318,4 +266,12 @@ func listOrder(q store.ListQuery, alias string, sortable ...string) (listing, er
 		l.order = " ORDER BY " + alias + "." + col + dir + ", " + alias + ".id" + dir
 	}
 	return l, nil
+}
+
+// orNow returns t as stored, or now when t is unset.
+func orNow(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return now
+	}
+	return t.UTC().Truncate(time.Millisecond)
 }

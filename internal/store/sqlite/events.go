@@ -160,7 +160,7 @@ func planIngest(groups []*store.IngestGroup, found map[keyRef]keyHit, now time.T
 func checkGroup(g *store.IngestGroup) {
 	for i := range g.Events {
 		e := &g.Events[i]
-		err := checkTexts("event_type", e.EventType, "conversation_id", e.ConversationID, "contact_id", e.ContactID,
+		err := store.CheckTexts("event_type", e.EventType, "conversation_id", e.ConversationID, "contact_id", e.ContactID,
 			"source", e.Source, "channel_source", e.ChannelSource, "caused_by", e.CausedBy,
 			"payload_hash", e.PayloadHash, "idempotency key", e.IdempotencyKey, "request hash", e.RequestHash)
 		if err != nil {

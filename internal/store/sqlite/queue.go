@@ -200,7 +200,7 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 		args := make([]any, 0, len(items)*finishEvents.width)
 		for i := range items {
 			it := &items[i]
-			if errs[i] = checkOutcome(&it.Outcome); errs[i] != nil {
+			if errs[i] = store.CheckOutcome(&it.Outcome); errs[i] != nil {
 				continue
 			}
 			if _, dup := byID[it.Claim.Event.ID]; dup {
@@ -229,7 +229,7 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 		if err != nil {
 			return err
 		}
-		return s.writeOutcomes(ctx, tx, flatten(items, accepted, now))
+		return s.writeOutcomes(ctx, tx, store.FlattenOutcomes(items, accepted, now))
 	})
 	if err != nil {
 		return nil, wrap("complete events", err)
@@ -245,10 +245,10 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 }
 
 // writeOutcomes writes the rows of the accepted completions.
-func (s *Store) writeOutcomes(ctx context.Context, tx *sql.Tx, r rows) error {
-	args := make([]any, 0, len(r.runs)*16)
-	for i := range r.runs {
-		run := &r.runs[i]
+func (s *Store) writeOutcomes(ctx context.Context, tx *sql.Tx, r store.OutcomeRows) error {
+	args := make([]any, 0, len(r.Runs)*16)
+	for i := range r.Runs {
+		run := &r.Runs[i]
 		args = append(args, run.ID, run.WorkspaceID, run.EventID, run.RuleID, run.RuleName, run.ConversationID,
 			run.ContactID, run.Matched, run.Executed, run.Status, string(run.Result), ms(run.CreatedAt),
 			msOrNil(run.SettledAt), run.EventType, run.EventSource, run.ChannelSource)
@@ -257,8 +257,8 @@ func (s *Store) writeOutcomes(ctx context.Context, tx *sql.Tx, r rows) error {
 		return err
 	}
 	args = args[:0]
-	for i := range r.deliveries {
-		d := &r.deliveries[i]
+	for i := range r.Deliveries {
+		d := &r.Deliveries[i]
 		args = append(args, d.ID, d.WorkspaceID, d.RunID, d.EventID, d.RuleID, d.ActionIndex, d.ConversationID,
 			d.ContactID, string(d.Action), d.Status, d.Attempts, d.LastError, ms(d.AvailableAt), ms(d.CreatedAt))
 	}
@@ -266,8 +266,8 @@ func (s *Store) writeOutcomes(ctx context.Context, tx *sql.Tx, r rows) error {
 		return err
 	}
 	args = args[:0]
-	for i := range r.activities {
-		a := &r.activities[i]
+	for i := range r.Activities {
+		a := &r.Activities[i]
 		args = append(args, a.ID, a.WorkspaceID, a.ConversationID, a.Kind, a.RuleID, a.RuleName, a.EventID,
 			a.RunID, string(a.Actions), ms(a.CreatedAt))
 	}
@@ -275,22 +275,22 @@ func (s *Store) writeOutcomes(ctx context.Context, tx *sql.Tx, r rows) error {
 		return err
 	}
 	args = args[:0]
-	for _, c := range r.counters {
-		args = append(args, c.RuleID, c.workspaceID, c.Matched, c.Applied, msOrNil(c.MatchedAt), msOrNil(c.AppliedAt))
+	for _, c := range r.Counters {
+		args = append(args, c.RuleID, c.WorkspaceID, c.Matched, c.Applied, msOrNil(c.MatchedAt), msOrNil(c.AppliedAt))
 	}
 	if err := s.execRows(ctx, tx, moveCounters, args); err != nil {
 		return err
 	}
 	args = args[:0]
-	for _, c := range r.cooldowns {
-		args = append(args, c.RuleID, c.Key, c.workspaceID, ms(c.MatchedAt))
+	for _, c := range r.Cooldowns {
+		args = append(args, c.RuleID, c.Key, c.WorkspaceID, ms(c.MatchedAt))
 	}
 	if err := s.execRows(ctx, tx, upsertCooldowns, args); err != nil {
 		return err
 	}
 	args = args[:0]
-	for i := range r.conversations {
-		c := &r.conversations[i]
+	for i := range r.Conversations {
+		c := &r.Conversations[i]
 		var status, tags any
 		if c.Status != "" {
 			status = c.Status
@@ -331,7 +331,7 @@ func (s *Store) settle(ctx context.Context, op string, c store.Claim, query stri
 // FailEvent records a processing error. The attempt was counted when the
 // event was claimed.
 func (s *Store) FailEvent(ctx context.Context, c store.Claim, msg string, retryAt *time.Time) error {
-	msg = sanitize(msg)
+	msg = store.Sanitize(msg)
 	const where = ` WHERE id = ? AND status = 'processing' AND lease_fence = ?`
 	if retryAt != nil {
 		return s.settle(ctx, "fail event", c, `

@@ -1,53 +1,54 @@
-package postgres
+package store
 
 import (
 	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"slices"
+	"strings"
 	"time"
-
-	"github.com/switchboard-hq/switchboard/internal/store"
+	"unicode/utf8"
 )
 
-// rows is what a batch of accepted completions writes, flattened across
+// OutcomeRows is what a batch of accepted completions writes, flattened across
 // the batch so that each table takes one multi-row statement, and
 // de-duplicated so that no statement touches a row twice.
-type rows struct {
-	runs          []store.Run
-	deliveries    []store.Delivery
-	activities    []store.Activity
-	counters      []counterRow         // one per rule, by rule id
-	cooldowns     []cooldownRow        // one per (rule, key), by rule id then key
-	conversations []store.Conversation // one per conversation, by workspace then id
+type OutcomeRows struct {
+	Runs          []Run
+	Deliveries    []Delivery
+	Activities    []Activity
+	Counters      []CounterRow   // one per rule, by rule id
+	Cooldowns     []CooldownRow  // one per (rule, key), by rule id then key
+	Conversations []Conversation // one per conversation, by workspace then id
 }
 
-type counterRow struct {
-	workspaceID int64
-	store.CounterDelta
+type CounterRow struct {
+	WorkspaceID int64
+	CounterDelta
 }
 
-type cooldownRow struct {
-	workspaceID int64
-	store.Cooldown
+type CooldownRow struct {
+	WorkspaceID int64
+	Cooldown
 }
 
-// flatten gathers the outcomes of the accepted items. The event's facts
+// FlattenOutcomes gathers the outcomes of the accepted items. The event's facts
 // (workspace, ids, type, source) are taken from the claimed event rather
 // than from each row, so a row can only land in its event's workspace. A
 // second run of one (event, rule) is dropped with its deliveries and
 // activity; counters of a rule add up; a cooldown keeps its latest match;
 // two states of one conversation merge in batch order.
-func flatten(items []store.Completion, accepted []bool, now time.Time) rows {
+func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) OutcomeRows {
 	var (
-		out      rows
+		out      OutcomeRows
 		runKeys  = map[runKey]bool{}
 		dropped  = map[string]bool{}
 		delKeys  = map[delKey]bool{}
-		counters = map[int64]*counterRow{}
-		cools    = map[coolKey]*cooldownRow{}
-		convs    = map[convKey]*store.Conversation{}
+		counters = map[int64]*CounterRow{}
+		cools    = map[coolKey]*CooldownRow{}
+		convs    = map[convKey]*Conversation{}
 	)
 	for i, it := range items {
 		if !accepted[i] {
@@ -69,7 +70,7 @@ func flatten(items []store.Completion, accepted []bool, now time.Time) rows {
 			if len(r.Result) == 0 {
 				r.Result = json.RawMessage(`{}`)
 			}
-			out.runs = append(out.runs, r)
+			out.Runs = append(out.Runs, r)
 		}
 		for _, d := range o.Deliveries {
 			k := delKey{d.RunID, d.ActionIndex}
@@ -79,13 +80,13 @@ func flatten(items []store.Completion, accepted []bool, now time.Time) rows {
 			delKeys[k] = true
 			d.WorkspaceID, d.EventID = ws, ev.ID
 			if d.Status == "" {
-				d.Status = store.DeliveryPending
+				d.Status = DeliveryPending
 			}
 			d.AvailableAt, d.CreatedAt = orNow(d.AvailableAt, now), orNow(d.CreatedAt, now)
 			if len(d.Action) == 0 {
 				d.Action = json.RawMessage(`{}`)
 			}
-			out.deliveries = append(out.deliveries, d)
+			out.Deliveries = append(out.Deliveries, d)
 		}
 		for _, a := range o.Activities {
 			if dropped[a.RunID] {
@@ -96,12 +97,12 @@ func flatten(items []store.Completion, accepted []bool, now time.Time) rows {
 			if len(a.Actions) == 0 {
 				a.Actions = json.RawMessage(`[]`)
 			}
-			out.activities = append(out.activities, a)
+			out.Activities = append(out.Activities, a)
 		}
 		for _, c := range o.Counters {
 			acc := counters[c.RuleID]
 			if acc == nil {
-				acc = &counterRow{workspaceID: ws, CounterDelta: store.CounterDelta{RuleID: c.RuleID}}
+				acc = &CounterRow{WorkspaceID: ws, CounterDelta: CounterDelta{RuleID: c.RuleID}}
 				counters[c.RuleID] = acc
 			}
 			acc.Matched += c.Matched
@@ -111,9 +112,9 @@ func flatten(items []store.Completion, accepted []bool, now time.Time) rows {
 		}
 		for _, c := range o.Cooldowns {
 			k := coolKey{c.RuleID, c.Key}
-			at := ts(c.MatchedAt)
+			at := msUTC(c.MatchedAt)
 			if acc := cools[k]; acc == nil {
-				cools[k] = &cooldownRow{workspaceID: ws, Cooldown: store.Cooldown{RuleID: c.RuleID, Key: c.Key, MatchedAt: at}}
+				cools[k] = &CooldownRow{WorkspaceID: ws, Cooldown: Cooldown{RuleID: c.RuleID, Key: c.Key, MatchedAt: at}}
 			} else if at.After(acc.MatchedAt) {
 				acc.MatchedAt = at
 			}
@@ -134,19 +135,19 @@ func flatten(items []store.Completion, accepted []bool, now time.Time) rows {
 		}
 	}
 	for _, c := range counters {
-		out.counters = append(out.counters, *c)
+		out.Counters = append(out.Counters, *c)
 	}
-	slices.SortFunc(out.counters, func(a, b counterRow) int { return cmp.Compare(a.RuleID, b.RuleID) })
+	slices.SortFunc(out.Counters, func(a, b CounterRow) int { return cmp.Compare(a.RuleID, b.RuleID) })
 	for _, c := range cools {
-		out.cooldowns = append(out.cooldowns, *c)
+		out.Cooldowns = append(out.Cooldowns, *c)
 	}
-	slices.SortFunc(out.cooldowns, func(a, b cooldownRow) int {
+	slices.SortFunc(out.Cooldowns, func(a, b CooldownRow) int {
 		return cmp.Or(cmp.Compare(a.RuleID, b.RuleID), cmp.Compare(a.Key, b.Key))
 	})
 	for _, c := range convs {
-		out.conversations = append(out.conversations, *c)
+		out.Conversations = append(out.Conversations, *c)
 	}
-	slices.SortFunc(out.conversations, func(a, b store.Conversation) int {
+	slices.SortFunc(out.Conversations, func(a, b Conversation) int {
 		return cmp.Or(cmp.Compare(a.WorkspaceID, b.WorkspaceID), cmp.Compare(a.ID, b.ID))
 	})
 	return out
@@ -166,7 +167,7 @@ type (
 		key    string
 	}
 	convKey struct {
-		workspaceID int64
+		WorkspaceID int64
 		id          string
 	}
 )
@@ -174,7 +175,7 @@ type (
 // mergeConversation applies a later state of the same conversation: what
 // it knows replaces, what it leaves empty keeps the earlier value (the
 // rule the upsert applies to the stored row).
-func mergeConversation(acc, c *store.Conversation, now time.Time) {
+func mergeConversation(acc, c *Conversation, now time.Time) {
 	if c.Status != "" {
 		acc.Status = c.Status
 	}
@@ -201,18 +202,18 @@ func mergeConversation(acc, c *store.Conversation, now time.Time) {
 var errBadStatus = errors.New("invalid status")
 
 var (
-	runStatuses      = []string{store.RunNotMatched, store.RunPending, store.RunExecuted, store.RunFailed}
-	deliveryStatuses = []string{store.DeliveryPending, store.DeliveryLeased, store.DeliverySucceeded,
-		store.DeliveryFailed, store.DeliverySkipped}
+	runStatuses      = []string{RunNotMatched, RunPending, RunExecuted, RunFailed}
+	deliveryStatuses = []string{DeliveryPending, DeliveryLeased, DeliverySucceeded,
+		DeliveryFailed, DeliverySkipped}
 )
 
 // errDoc names a JSON document that is not valid text.
-func errDoc(field string) error { return fmt.Errorf("%s: %w", field, errInvalidText) }
+func errDoc(field string) error { return fmt.Errorf("%s: %w", field, ErrInvalidText) }
 
-// checkOutcome refuses an outcome with text the store cannot keep (see
-// errInvalidText) or a final status other than processed or skipped.
-func checkOutcome(o *store.Outcome) error {
-	if o.Status != store.EventProcessed && o.Status != store.EventSkipped {
+// CheckOutcome refuses an outcome with text the store cannot keep (see
+// ErrInvalidText) or a final status other than processed or skipped.
+func CheckOutcome(o *Outcome) error {
+	if o.Status != EventProcessed && o.Status != EventSkipped {
 		return fmt.Errorf("final event status %q (want processed or skipped): %w", o.Status, errBadStatus)
 	}
 	for _, r := range o.Runs {
@@ -222,10 +223,10 @@ func checkOutcome(o *store.Outcome) error {
 		if err := checkIDs("run", r.ID); err != nil {
 			return err
 		}
-		if err := checkTexts("run rule_name", r.RuleName); err != nil {
+		if err := CheckTexts("run rule_name", r.RuleName); err != nil {
 			return err
 		}
-		if !validDoc(r.Result) {
+		if !ValidDoc(r.Result) {
 			return errDoc("run result")
 		}
 	}
@@ -236,10 +237,10 @@ func checkOutcome(o *store.Outcome) error {
 		if err := checkIDs("delivery", d.ID, d.RunID); err != nil {
 			return err
 		}
-		if err := checkTexts("delivery last_error", d.LastError); err != nil {
+		if err := CheckTexts("delivery last_error", d.LastError); err != nil {
 			return err
 		}
-		if !validDoc(d.Action) {
+		if !ValidDoc(d.Action) {
 			return errDoc("delivery action")
 		}
 	}
@@ -247,26 +248,26 @@ func checkOutcome(o *store.Outcome) error {
 		if err := checkIDs("activity", a.ID, a.RunID); err != nil {
 			return err
 		}
-		if err := checkTexts("activity kind", a.Kind, "activity rule_name", a.RuleName,
+		if err := CheckTexts("activity kind", a.Kind, "activity rule_name", a.RuleName,
 			"activity conversation_id", a.ConversationID); err != nil {
 			return err
 		}
-		if !validDoc(a.Actions) {
+		if !ValidDoc(a.Actions) {
 			return errDoc("activity actions")
 		}
 	}
 	for _, c := range o.Cooldowns {
-		if err := checkTexts("cooldown key", c.Key); err != nil {
+		if err := CheckTexts("cooldown key", c.Key); err != nil {
 			return err
 		}
 	}
 	if c := o.Conversation; c != nil {
-		if err := checkTexts("conversation id", c.ID, "conversation status", c.Status,
+		if err := CheckTexts("conversation id", c.ID, "conversation status", c.Status,
 			"conversation assignee_id", c.AssigneeID, "conversation priority", c.Priority); err != nil {
 			return err
 		}
 		for _, tag := range c.Tags {
-			if err := checkTexts("conversation tag", tag); err != nil {
+			if err := CheckTexts("conversation tag", tag); err != nil {
 				return err
 			}
 		}
@@ -281,7 +282,7 @@ var errBadID = errors.New("ids must be UUIDs")
 // UUID.
 func checkIDs(kind string, ids ...string) error {
 	for _, id := range ids {
-		if _, ok := parseID(id); !ok {
+		if _, err := uuid.Parse(id); err != nil {
 			return fmt.Errorf("%s id %q: %w", kind, id, errBadID)
 		}
 	}
@@ -293,7 +294,7 @@ func orNow(t, now time.Time) time.Time {
 	if t.IsZero() {
 		return now
 	}
-	return ts(t)
+	return msUTC(t)
 }
 
 // later returns the later of two optional times.
@@ -301,9 +302,62 @@ func later(a, b *time.Time) *time.Time {
 	if b == nil {
 		return a
 	}
-	v := ts(*b)
+	v := msUTC(*b)
 	if a == nil || v.After(*a) {
 		return &v
 	}
 	return a
+}
+
+// msUTC is t as both stores keep it: UTC, whole milliseconds.
+func msUTC(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+// ErrInvalidText refuses a string PostgreSQL cannot store as text (a NUL
+// character or invalid UTF-8); both stores refuse it alike.
+var ErrInvalidText = errors.New("text must be valid UTF-8 without NUL characters")
+
+// ValidText reports whether s can be stored as text by both stores.
+func ValidText(s string) bool {
+	return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
+}
+
+// ValidDoc is ValidText for a JSON document (a NUL inside a JSON string is
+// always escaped, so a raw one means the document is not JSON text).
+func ValidDoc(b []byte) bool {
+	for _, c := range b {
+		if c == 0 {
+			return false
+		}
+	}
+	return utf8.Valid(b)
+}
+
+// Sanitize makes s storable text, for messages a store records rather
+// than refuses (a processing error may quote anything).
+func Sanitize(s string) string {
+	if ValidText(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// CheckTexts returns an error naming the first field that is not valid
+// text. Fields come in name, value pairs; a nil *string is skipped.
+func CheckTexts(fields ...any) error {
+	for i := 0; i+1 < len(fields); i += 2 {
+		var s string
+		switch v := fields[i+1].(type) {
+		case string:
+			s = v
+		case *string:
+			if v == nil {
+				continue
+			}
+			s = *v
+		}
+		if !ValidText(s) {
+			return fmt.Errorf("%s: %w", fields[i], ErrInvalidText)
+		}
+	}
+	return nil
 }
