@@ -46,122 +46,6 @@ func scanEvent(row scanner, extra ...any) (store.Event, error) {
 	return e, nil
 }
 
-// orderKey is what serialises an event's processing: its conversation,
-// else its contact, else nothing but itself.
-func orderKey(e *store.Event) string {
-	switch {
-	case e.ConversationID != nil:
-		return *e.ConversationID
-	case e.ContactID != nil:
-		return *e.ContactID
-	default:
-		return e.ID
-	}
-}
-
-// keyRef names an idempotency key.
-type keyRef struct {
-	workspaceID int64
-	key         string
-}
-
-// keyHit is a live idempotency key: the request it was first used with and
-// the event that request stored.
-type keyHit struct {
-	requestHash string
-	event       store.Event
-}
-
-// ingestPlan is what one IngestEvents commit writes.
-type ingestPlan struct {
-	events []store.Event
-	keys   []keyRow
-}
-
-type keyRow struct {
-	keyRef
-	requestHash, eventID string
-}
-
-// planIngest decides each group's fate: new events get their ids and
-// times; an item whose key is live (in found, or used earlier in this
-// commit) is a duplicate of that key's event when the request hashes
-// match, and fails its whole group otherwise. A group that fails writes
-// nothing; the others are not affected.
-func planIngest(groups []*store.IngestGroup, found map[keyRef]keyHit, now time.Time) ingestPlan {
-	var plan ingestPlan
-	live := make(map[keyRef]keyHit, len(found))
-	for k, v := range found {
-		live[k] = v
-	}
-	for _, g := range groups {
-		if g.Err != nil {
-			continue
-		}
-		var (
-			results = make([]store.Ingested, len(g.Events))
-			events  []store.Event
-			keys    []keyRow
-			mine    map[keyRef]keyHit // keys first used by this group
-		)
-		for i := range g.Events {
-			ne := &g.Events[i]
-			ev := ne.Event
-			ev.ID, ev.Status, ev.Attempts = newID(), store.EventPending, 0
-			ev.CreatedAt, ev.AvailableAt, ev.ProcessedAt, ev.Error = now, now, nil, nil
-			ev.OccurredAt = orNow(ev.OccurredAt, now)
-			ev.OrderKey = orderKey(&ev)
-			if ne.IdempotencyKey != "" {
-				ref := keyRef{ev.WorkspaceID, ne.IdempotencyKey}
-				hit, ok := mine[ref]
-				if !ok {
-					hit, ok = live[ref]
-				}
-				if ok {
-					if hit.requestHash != ne.RequestHash {
-						g.Err, g.Index = store.ErrIdempotencyConflict, i
-						break
-					}
-					results[i] = store.Ingested{Event: hit.event, Duplicate: true}
-					continue
-				}
-				if mine == nil {
-					mine = map[keyRef]keyHit{}
-				}
-				mine[ref] = keyHit{requestHash: ne.RequestHash, event: ev}
-				keys = append(keys, keyRow{keyRef: ref, requestHash: ne.RequestHash, eventID: ev.ID})
-			}
-			results[i] = store.Ingested{Event: ev}
-			events = append(events, ev)
-		}
-		if g.Err != nil {
-			continue
-		}
-		for k, v := range mine {
-			live[k] = v
-		}
-		g.Results = results
-		plan.events = append(plan.events, events...)
-		plan.keys = append(plan.keys, keys...)
-	}
-	return plan
-}
-
-// checkGroup refuses a group carrying text the store cannot keep, naming
-// the item.
-func checkGroup(g *store.IngestGroup) {
-	for i := range g.Events {
-		e := &g.Events[i]
-		err := store.CheckTexts("event_type", e.EventType, "conversation_id", e.ConversationID, "contact_id", e.ContactID,
-			"source", e.Source, "channel_source", e.ChannelSource, "caused_by", e.CausedBy,
-			"payload_hash", e.PayloadHash, "idempotency key", e.IdempotencyKey, "request hash", e.RequestHash)
-		if err != nil {
-			g.Err, g.Index = fmt.Errorf("store: event %d: %w", i, err), i
-			return
-		}
-	}
-}
-
 // insertEvents writes any number of events in one statement: each column
 // travels as one array, so the statement text (and its prepared plan)
 // never changes with the batch size.
@@ -185,9 +69,9 @@ const lockKeys = `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k
 // committed, and none of these keys can be committed by another until
 // this transaction ends.
 var liveKeysQuery = `
-	SELECT ` + eventColumnsOf("e") + `, k.key, k.request_hash
+	SELECT ` + eventColumnsOf("e") + `, k.Key, k.request_hash
 	FROM unnest($1::bigint[], $2::text[]) AS w (workspace_id, key)
-	JOIN idempotency_keys k ON k.workspace_id = w.workspace_id AND k.key = w.key
+	JOIN idempotency_keys k ON k.workspace_id = w.workspace_id AND k.Key = w.key
 	JOIN events e ON e.id = k.event_id
 	WHERE k.created_at > $3`
 
@@ -205,16 +89,16 @@ const upsertKeys = `
 // then sees it), looked up, and the new events and keys written.
 func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) error {
 	now := s.now()
-	var refs []keyRef
-	seen := map[keyRef]bool{}
+	var refs []store.IngestKey
+	seen := map[store.IngestKey]bool{}
 	for _, g := range groups {
 		g.Results, g.Err, g.Index = nil, nil, 0
-		if checkGroup(g); g.Err != nil {
+		if store.CheckGroup(g); g.Err != nil {
 			continue
 		}
 		for i := range g.Events {
 			ne := &g.Events[i]
-			ref := keyRef{ne.WorkspaceID, ne.IdempotencyKey}
+			ref := store.IngestKey{WorkspaceID: ne.WorkspaceID, Key: ne.IdempotencyKey}
 			if ne.IdempotencyKey != "" && !seen[ref] {
 				seen[ref] = true
 				refs = append(refs, ref)
@@ -223,8 +107,8 @@ func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) e
 	}
 	var err error
 	if len(refs) == 0 {
-		if plan := planIngest(groups, nil, now); len(plan.events) > 0 {
-			_, err = s.pool.Exec(ctx, insertEvents, eventArrays(plan.events, now)...)
+		if plan := store.PlanIngest(groups, nil, now); len(plan.Events) > 0 {
+			_, err = s.pool.Exec(ctx, insertEvents, eventArrays(plan.Events, now)...)
 		}
 	} else {
 		err = s.pipelined(ctx, nil, func(conn *pgx.Conn) error {
@@ -235,16 +119,16 @@ func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) e
 			// A retried transaction decides afresh.
 			for _, g := range groups {
 				g.Results, g.Err, g.Index = nil, nil, 0
-				checkGroup(g)
+				store.CheckGroup(g)
 			}
-			plan := planIngest(groups, found, now)
+			plan := store.PlanIngest(groups, found, now)
 			b := &pgx.Batch{}
-			b.Queue(insertEvents, eventArrays(plan.events, now)...)
-			if len(plan.keys) > 0 {
-				ws, keys, hashes, ids := make([]int64, len(plan.keys)), make([]string, len(plan.keys)),
-					make([]string, len(plan.keys)), make([][16]byte, len(plan.keys))
-				for i, k := range plan.keys {
-					ws[i], keys[i], hashes[i], ids[i] = k.workspaceID, k.key, k.requestHash, uuid.MustParse(k.eventID)
+			b.Queue(insertEvents, eventArrays(plan.Events, now)...)
+			if len(plan.Keys) > 0 {
+				ws, keys, hashes, ids := make([]int64, len(plan.Keys)), make([]string, len(plan.Keys)),
+					make([]string, len(plan.Keys)), make([][16]byte, len(plan.Keys))
+				for i, k := range plan.Keys {
+					ws[i], keys[i], hashes[i], ids[i] = k.WorkspaceID, k.Key, k.RequestHash, uuid.MustParse(k.EventID)
 				}
 				b.Queue(upsertKeys, ws, keys, hashes, ids, now)
 			}
@@ -288,14 +172,14 @@ func eventArrays(events []store.Event, now time.Time) []any {
 
 // liveKeys opens the transaction, locks the keys and returns those used
 // in the last 24 hours, with their events, in one round trip.
-func liveKeys(ctx context.Context, conn *pgx.Conn, refs []keyRef, now time.Time) (map[keyRef]keyHit, error) {
+func liveKeys(ctx context.Context, conn *pgx.Conn, refs []store.IngestKey, now time.Time) (map[store.IngestKey]store.IngestHit, error) {
 	locks := make([]int64, 0, len(refs))
 	ws, keys := make([]int64, len(refs)), make([]string, len(refs))
 	for i, r := range refs {
 		h := fnv.New64a()
-		fmt.Fprintf(h, "%d\x00%s", r.workspaceID, r.key)
+		fmt.Fprintf(h, "%d\x00%s", r.WorkspaceID, r.Key)
 		locks = append(locks, int64(h.Sum64()))
-		ws[i], keys[i] = r.workspaceID, r.key
+		ws[i], keys[i] = r.WorkspaceID, r.Key
 	}
 	slices.Sort(locks)
 	locks = slices.Compact(locks)
@@ -315,17 +199,17 @@ func liveKeys(ctx context.Context, conn *pgx.Conn, refs []keyRef, now time.Time)
 	if err != nil {
 		return nil, err
 	}
-	found := map[keyRef]keyHit{}
+	found := map[store.IngestKey]store.IngestHit{}
 	for rows.Next() {
 		var (
 			key string
-			hit keyHit
+			hit store.IngestHit
 		)
-		if hit.event, err = scanEvent(rows, &key, &hit.requestHash); err != nil {
+		if hit.Event, err = scanEvent(rows, &key, &hit.RequestHash); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		found[keyRef{hit.event.WorkspaceID, key}] = hit
+		found[store.IngestKey{WorkspaceID: hit.Event.WorkspaceID, Key: key}] = hit
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -54,122 +54,6 @@ func scanEvent(row scanner, extra ...any) (store.Event, error) {
 	return e, nil
 }
 
-// orderKey is what serialises an event's processing: its conversation,
-// else its contact, else nothing but itself.
-func orderKey(e *store.Event) string {
-	switch {
-	case e.ConversationID != nil:
-		return *e.ConversationID
-	case e.ContactID != nil:
-		return *e.ContactID
-	default:
-		return e.ID
-	}
-}
-
-// keyRef names an idempotency key.
-type keyRef struct {
-	workspaceID int64
-	key         string
-}
-
-// keyHit is a live idempotency key: the request it was first used with and
-// the event that request stored.
-type keyHit struct {
-	requestHash string
-	event       store.Event
-}
-
-// ingestPlan is what one IngestEvents commit writes.
-type ingestPlan struct {
-	events []store.Event
-	keys   []keyRow
-}
-
-type keyRow struct {
-	keyRef
-	requestHash, eventID string
-}
-
-// planIngest decides each group's fate: new events get their ids and
-// times; an item whose key is live (in found, or used earlier in this
-// commit) is a duplicate of that key's event when the request hashes
-// match, and fails its whole group otherwise. A group that fails writes
-// nothing; the others are not affected.
-func planIngest(groups []*store.IngestGroup, found map[keyRef]keyHit, now time.Time) ingestPlan {
-	var plan ingestPlan
-	live := make(map[keyRef]keyHit, len(found))
-	for k, v := range found {
-		live[k] = v
-	}
-	for _, g := range groups {
-		if g.Err != nil {
-			continue
-		}
-		var (
-			results = make([]store.Ingested, len(g.Events))
-			events  []store.Event
-			keys    []keyRow
-			mine    map[keyRef]keyHit // keys first used by this group
-		)
-		for i := range g.Events {
-			ne := &g.Events[i]
-			ev := ne.Event
-			ev.ID, ev.Status, ev.Attempts = newID(), store.EventPending, 0
-			ev.CreatedAt, ev.AvailableAt, ev.ProcessedAt, ev.Error = now, now, nil, nil
-			ev.OccurredAt = orNow(ev.OccurredAt, now)
-			ev.OrderKey = orderKey(&ev)
-			if ne.IdempotencyKey != "" {
-				ref := keyRef{ev.WorkspaceID, ne.IdempotencyKey}
-				hit, ok := mine[ref]
-				if !ok {
-					hit, ok = live[ref]
-				}
-				if ok {
-					if hit.requestHash != ne.RequestHash {
-						g.Err, g.Index = store.ErrIdempotencyConflict, i
-						break
-					}
-					results[i] = store.Ingested{Event: hit.event, Duplicate: true}
-					continue
-				}
-				if mine == nil {
-					mine = map[keyRef]keyHit{}
-				}
-				mine[ref] = keyHit{requestHash: ne.RequestHash, event: ev}
-				keys = append(keys, keyRow{keyRef: ref, requestHash: ne.RequestHash, eventID: ev.ID})
-			}
-			results[i] = store.Ingested{Event: ev}
-			events = append(events, ev)
-		}
-		if g.Err != nil {
-			continue
-		}
-		for k, v := range mine {
-			live[k] = v
-		}
-		g.Results = results
-		plan.events = append(plan.events, events...)
-		plan.keys = append(plan.keys, keys...)
-	}
-	return plan
-}
-
-// checkGroup refuses a group carrying text the store cannot keep, naming
-// the item.
-func checkGroup(g *store.IngestGroup) {
-	for i := range g.Events {
-		e := &g.Events[i]
-		err := store.CheckTexts("event_type", e.EventType, "conversation_id", e.ConversationID, "contact_id", e.ContactID,
-			"source", e.Source, "channel_source", e.ChannelSource, "caused_by", e.CausedBy,
-			"payload_hash", e.PayloadHash, "idempotency key", e.IdempotencyKey, "request hash", e.RequestHash)
-		if err != nil {
-			g.Err, g.Index = fmt.Errorf("store: event %d: %w", i, err), i
-			return
-		}
-	}
-}
-
 // The ingestion statements (see multiRow).
 var (
 	// New events go to the inbox (see IngestEvents).
@@ -194,9 +78,9 @@ var (
 		prefix: `WITH wanted (workspace_id, key, cutoff) AS (VALUES `,
 		width:  3,
 		suffix: `), hits AS (
-				SELECT k.key, k.request_hash, k.event_id
+				SELECT k.Key, k.request_hash, k.event_id
 				FROM wanted w
-				JOIN idempotency_keys k ON k.workspace_id = w.workspace_id AND k.key = w.key
+				JOIN idempotency_keys k ON k.workspace_id = w.workspace_id AND k.Key = w.key
 				WHERE k.created_at > w.cutoff)
 			SELECT ` + eventColumnsOf("e") + `, h.key, h.request_hash
 			FROM hits h JOIN events e ON e.id = h.event_id
@@ -279,7 +163,7 @@ func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) e
 	now := s.now()
 	for _, g := range groups {
 		g.Results, g.Err, g.Index = nil, nil, 0
-		checkGroup(g)
+		store.CheckGroup(g)
 	}
 	s.prepare(ctx, insertEvents, upsertKeys, liveKeysQuery)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -287,10 +171,10 @@ func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) e
 		if err != nil {
 			return err
 		}
-		plan := planIngest(groups, found, now)
-		args := make([]any, 0, len(plan.events)*16)
-		for i := range plan.events {
-			e := &plan.events[i]
+		plan := store.PlanIngest(groups, found, now)
+		args := make([]any, 0, len(plan.Events)*16)
+		for i := range plan.Events {
+			e := &plan.Events[i]
 			args = append(args, e.ID, e.WorkspaceID, e.EventType, e.ConversationID, e.ContactID, string(e.Payload),
 				e.PayloadHash, e.Source, e.ChannelSource, e.CausedBy, e.Status, ms(e.AvailableAt), ms(e.OccurredAt),
 				ms(e.CreatedAt), e.OrderKey, e.TargetRuleID)
@@ -299,8 +183,8 @@ func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) e
 			return err
 		}
 		args = args[:0]
-		for _, k := range plan.keys {
-			args = append(args, k.workspaceID, k.key, k.requestHash, k.eventID, ms(now))
+		for _, k := range plan.Keys {
+			args = append(args, k.WorkspaceID, k.Key, k.RequestHash, k.EventID, ms(now))
 		}
 		return s.execRows(ctx, tx, upsertKeys, args)
 	})
@@ -315,9 +199,9 @@ func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) e
 
 // liveKeys returns the idempotency keys of the groups that were used in
 // the last 24 hours, with their events.
-func (s *Store) liveKeys(ctx context.Context, tx *sql.Tx, groups []*store.IngestGroup, now time.Time) (map[keyRef]keyHit, error) {
+func (s *Store) liveKeys(ctx context.Context, tx *sql.Tx, groups []*store.IngestGroup, now time.Time) (map[store.IngestKey]store.IngestHit, error) {
 	var args []any
-	seen := map[keyRef]bool{}
+	seen := map[store.IngestKey]bool{}
 	cutoff := ms(now.Add(-idempotencyTTL))
 	for _, g := range groups {
 		if g.Err != nil {
@@ -325,24 +209,24 @@ func (s *Store) liveKeys(ctx context.Context, tx *sql.Tx, groups []*store.Ingest
 		}
 		for i := range g.Events {
 			ne := &g.Events[i]
-			ref := keyRef{ne.WorkspaceID, ne.IdempotencyKey}
+			ref := store.IngestKey{WorkspaceID: ne.WorkspaceID, Key: ne.IdempotencyKey}
 			if ne.IdempotencyKey != "" && !seen[ref] {
 				seen[ref] = true
-				args = append(args, ref.workspaceID, ref.key, cutoff)
+				args = append(args, ref.WorkspaceID, ref.Key, cutoff)
 			}
 		}
 	}
-	found := map[keyRef]keyHit{}
+	found := map[store.IngestKey]store.IngestHit{}
 	err := s.queryRows(ctx, tx, liveKeysQuery, args, func(r *sql.Rows) error {
 		var (
 			key string
-			hit keyHit
+			hit store.IngestHit
 			err error
 		)
-		if hit.event, err = scanEvent(r, &key, &hit.requestHash); err != nil {
+		if hit.Event, err = scanEvent(r, &key, &hit.RequestHash); err != nil {
 			return err
 		}
-		found[keyRef{hit.event.WorkspaceID, key}] = hit
+		found[store.IngestKey{WorkspaceID: hit.Event.WorkspaceID, Key: key}] = hit
 		return nil
 	})
 	return found, err

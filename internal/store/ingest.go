@@ -1,0 +1,129 @@
+package store
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// OrderKeyOf is what serialises an event's processing: its conversation,
+// else its contact, else nothing but itself.
+func OrderKeyOf(e *Event) string {
+	switch {
+	case e.ConversationID != nil:
+		return *e.ConversationID
+	case e.ContactID != nil:
+		return *e.ContactID
+	default:
+		return e.ID
+	}
+}
+
+// IngestKey names an idempotency key.
+type IngestKey struct {
+	WorkspaceID int64
+	Key         string
+}
+
+// IngestHit is a live idempotency key: the request it was first used with and
+// the event that request stored.
+type IngestHit struct {
+	RequestHash string
+	Event       Event
+}
+
+// IngestPlan is what one IngestEvents commit writes.
+type IngestPlan struct {
+	Events []Event
+	Keys   []IngestKeyRow
+}
+
+// IngestKeyRow is an idempotency key to record with its event.
+type IngestKeyRow struct {
+	IngestKey
+	RequestHash, EventID string
+}
+
+// PlanIngest decides each group's fate: new events get their ids and
+// times; an item whose key is live (in found, or used earlier in this
+// commit) is a duplicate of that key's event when the request hashes
+// match, and fails its whole group otherwise. A group that fails writes
+// nothing; the others are not affected.
+func PlanIngest(groups []*IngestGroup, found map[IngestKey]IngestHit, now time.Time) IngestPlan {
+	var plan IngestPlan
+	live := make(map[IngestKey]IngestHit, len(found))
+	for k, v := range found {
+		live[k] = v
+	}
+	for _, g := range groups {
+		if g.Err != nil {
+			continue
+		}
+		var (
+			results = make([]Ingested, len(g.Events))
+			events  []Event
+			keys    []IngestKeyRow
+			mine    map[IngestKey]IngestHit // keys first used by this group
+		)
+		for i := range g.Events {
+			ne := &g.Events[i]
+			ev := ne.Event
+			ev.ID, ev.Status, ev.Attempts = uuid.Must(uuid.NewV7()).String(), EventPending, 0
+			ev.CreatedAt, ev.AvailableAt, ev.ProcessedAt, ev.Error = now, now, nil, nil
+			if ev.OccurredAt.IsZero() {
+				ev.OccurredAt = now
+			} else {
+				ev.OccurredAt = msUTC(ev.OccurredAt)
+			}
+			ev.OrderKey = OrderKeyOf(&ev)
+			if ne.IdempotencyKey != "" {
+				ref := IngestKey{ev.WorkspaceID, ne.IdempotencyKey}
+				hit, ok := mine[ref]
+				if !ok {
+					hit, ok = live[ref]
+				}
+				if ok {
+					if hit.RequestHash != ne.RequestHash {
+						g.Err, g.Index = ErrIdempotencyConflict, i
+						break
+					}
+					results[i] = Ingested{Event: hit.Event, Duplicate: true}
+					continue
+				}
+				if mine == nil {
+					mine = map[IngestKey]IngestHit{}
+				}
+				mine[ref] = IngestHit{RequestHash: ne.RequestHash, Event: ev}
+				keys = append(keys, IngestKeyRow{IngestKey: ref, RequestHash: ne.RequestHash, EventID: ev.ID})
+			}
+			results[i] = Ingested{Event: ev}
+			events = append(events, ev)
+		}
+		if g.Err != nil {
+			continue
+		}
+		for k, v := range mine {
+			live[k] = v
+		}
+		g.Results = results
+		plan.Events = append(plan.Events, events...)
+		plan.Keys = append(plan.Keys, keys...)
+	}
+	return plan
+}
+
+// CheckGroup refuses a group carrying text the store cannot keep, naming
+// the item.
+func CheckGroup(g *IngestGroup) {
+	for i := range g.Events {
+		e := &g.Events[i]
+		err := CheckTexts("event_type", e.EventType, "conversation_id", e.ConversationID, "contact_id", e.ContactID,
+			"source", e.Source, "channel_source", e.ChannelSource, "caused_by", e.CausedBy,
+			"payload_hash", e.PayloadHash, "idempotency key", e.IdempotencyKey, "request hash", e.RequestHash)
+		if err != nil {
+			g.Err, g.Index = fmt.Errorf("store: event %d: %w", i, err), i
+			return
+		}
+	}
+}
