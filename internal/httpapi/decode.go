@@ -223,9 +223,8 @@ type checker struct {
 }
 
 var (
-	timeType    = reflect.TypeFor[time.Time]()
-	rawType     = reflect.TypeFor[json.RawMessage]()
-	durationTyp = reflect.TypeFor[time.Duration]()
+	timeType = reflect.TypeFor[time.Time]()
+	rawType  = reflect.TypeFor[json.RawMessage]()
 )
 
 func (c *checker) mismatch(path, want string) {
@@ -257,8 +256,6 @@ func (c *checker) check(t reflect.Type, v any, path string) {
 			c.mismatch(path, "an RFC 3339 time such as \"2026-11-22T10:30:00Z\"")
 		}
 		return
-	case durationTyp:
-		// not used in request bodies; treat as an integer
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
