@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -449,13 +448,13 @@ func setPriorities(ctx context.Context, tx pgx.Tx, workspaceID int64, current, t
 // ReorderRules gives the rules priorities 0..n-1 in the order of ids, which
 // must name every rule of the workspace once.
 func (s *Store) ReorderRules(ctx context.Context, workspaceID int64, ids []int64, by *int64) ([]rules.Rule, error) {
-	return s.reorder(ctx, workspaceID, ids, by, fullOrder)
+	return s.reorder(ctx, workspaceID, ids, by, store.FullOrder)
 }
 
 // ReorderRuleSubset gives the listed rules the priorities they hold now,
 // sorted, in the order given; the others keep theirs.
 func (s *Store) ReorderRuleSubset(ctx context.Context, workspaceID int64, ids []int64, by *int64) ([]rules.Rule, error) {
-	return s.reorder(ctx, workspaceID, ids, by, subsetOrder)
+	return s.reorder(ctx, workspaceID, ids, by, store.SubsetOrder)
 }
 
 func (s *Store) reorder(ctx context.Context, workspaceID int64, ids []int64, by *int64,
@@ -480,49 +479,6 @@ func (s *Store) reorder(ctx context.Context, workspaceID int64, ids []int64, by 
 		return err
 	})
 	return out, wrap("reorder rules", err)
-}
-
-// fullOrder maps ids to 0..n-1, checking that they are exactly the keys of
-// current.
-func fullOrder(current map[int64]int, ids []int64) (map[int64]int, error) {
-	if len(ids) != len(current) {
-		return nil, fmt.Errorf("the workspace has %d rules, %d ids given: %w", len(current), len(ids), store.ErrNotFound)
-	}
-	target := make(map[int64]int, len(ids))
-	for i, id := range ids {
-		if _, ok := current[id]; !ok {
-			return nil, fmt.Errorf("rule %d: %w", id, store.ErrNotFound)
-		}
-		if _, dup := target[id]; dup {
-			return nil, fmt.Errorf("rule %d is listed twice: %w", id, store.ErrNotFound)
-		}
-		target[id] = i
-	}
-	return target, nil
-}
-
-// subsetOrder hands the priority slots the listed rules hold, ascending, to
-// those rules in the given order.
-func subsetOrder(current map[int64]int, ids []int64) (map[int64]int, error) {
-	slots := make([]int, 0, len(ids))
-	seen := make(map[int64]bool, len(ids))
-	for _, id := range ids {
-		p, ok := current[id]
-		if !ok {
-			return nil, fmt.Errorf("rule %d: %w", id, store.ErrNotFound)
-		}
-		if seen[id] {
-			return nil, fmt.Errorf("rule %d is listed twice: %w", id, store.ErrNotFound)
-		}
-		seen[id] = true
-		slots = append(slots, p)
-	}
-	sort.Ints(slots)
-	target := make(map[int64]int, len(ids))
-	for i, id := range ids {
-		target[id] = slots[i]
-	}
-	return target, nil
 }
 
 // SnoozeRule sets snoozed_until (nil clears it).
