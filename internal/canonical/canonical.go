@@ -129,6 +129,30 @@ func putEncoder(e *encoder) {
 	encoders.Put(e)
 }
 
+// HashValue is Hash for a value embedded in a larger document: it hashes
+// the JSON value at the start of data (after any whitespace), ignores what
+// follows it, and returns the offset just past the value. A caller that
+// scans the enclosing document itself — the ingestion decoder — so hashes
+// a member's value in the same pass that finds its end. depth is how deep
+// the value sits in that document, so the document as a whole stays
+// within MaxDepth.
+func HashValue(data []byte, depth int) (sum string, end int, err error) {
+	e := getEncoder(data)
+	defer putEncoder(e)
+	e.depth = depth
+	e.skipSpace()
+	root, err := e.value()
+	if err != nil {
+		return "", 0, err
+	}
+	if cap(e.out) < e.pos {
+		e.out = make([]byte, 0, e.pos)
+	}
+	e.emit(root)
+	h := sha256.Sum256(e.out)
+	return hex.EncodeToString(h[:]), e.pos, nil
+}
+
 func (e *encoder) fail(reason string) error { return &Error{Offset: e.pos, Reason: reason} }
 
 func (e *encoder) run() error {

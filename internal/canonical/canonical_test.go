@@ -385,3 +385,44 @@ func FuzzCanonicalize(f *testing.F) {
 		}
 	})
 }
+
+// TestHashValue checks the embedded form: the hash of a value followed by
+// more input is the hash of the value alone, end points just past it, and
+// the depth budget counts the enclosing levels.
+func TestHashValue(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		data    string
+		value   string // what Hash is given for comparison
+		end     int
+		depth   int
+		wantErr bool
+	}{
+		{data: `{"b":1,"a":2},"next":true}`, value: `{"a":2,"b":1}`, end: 13},
+		{data: "  [1, 2]  ]", value: `[1,2]`, end: 8},
+		{data: `"x"}`, value: `"x"`, end: 3},
+		{data: `1e2,`, value: `100`, end: 3},
+		{data: `null}`, value: `null`, end: 4},
+		{data: `{"a":1,"a":2}`, wantErr: true},
+		{data: `{"a":`, wantErr: true},
+		{data: ``, wantErr: true},
+		{data: `[[1]]`, depth: MaxDepth - 1, wantErr: true},
+		{data: `[1]`, value: `[1]`, end: 3, depth: MaxDepth - 1},
+	}
+	for _, c := range cases {
+		sum, end, err := HashValue([]byte(c.data), c.depth)
+		if c.wantErr {
+			if err == nil {
+				t.Errorf("HashValue(%q, %d) = %s, %d; want an error", c.data, c.depth, sum, end)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("HashValue(%q, %d): %v", c.data, c.depth, err)
+			continue
+		}
+		if want := mustHash(t, c.value); sum != want || end != c.end {
+			t.Errorf("HashValue(%q) = %s, %d; want %s, %d", c.data, sum, end, want, c.end)
+		}
+	}
+}

@@ -59,7 +59,8 @@ type ingestedResponse struct {
 }
 
 // toNewEvent validates one event and builds what the store ingests.
-func (a *API) toNewEvent(e *eventIn, ws int64, now time.Time) (store.NewEvent, validation.Errors) {
+// The payload's hash comes with e when the fast path computed it.
+func (a *API) toNewEvent(e *scannedEvent, ws int64, now time.Time) (store.NewEvent, validation.Errors) {
 	var errs validation.Errors
 	ne := store.NewEvent{Event: store.Event{WorkspaceID: ws, Source: "api", OccurredAt: now}}
 	switch {
@@ -118,9 +119,12 @@ func (a *API) toNewEvent(e *eventIn, ws int64, now time.Time) (store.NewEvent, v
 	case len(e.Payload.Value) == 0 || e.Payload.Value[0] != '{':
 		errs.Add("payload", "must be a JSON object")
 	default:
-		hash, err := canonical.Hash(e.Payload.Value)
-		if err != nil {
-			errs.Add("payload", "cannot be canonicalised: %v", err)
+		hash := e.payloadHash
+		if hash == "" {
+			var err error
+			if hash, err = canonical.Hash(e.Payload.Value); err != nil {
+				errs.Add("payload", "cannot be canonicalised: %v", err)
+			}
 		}
 		ne.Payload = e.Payload.Value
 		ne.PayloadHash = hash
@@ -154,27 +158,10 @@ func requestHash(raw []byte) string {
 }
 
 func (a *API) ingestEvent(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(w, r, maxBody)
+	g, err := a.readSingle(w, r)
 	if err != nil {
 		return err
 	}
-	var in eventIn
-	if err := decodeJSON(body, &in); err != nil {
-		return err
-	}
-	p := principalFrom(r.Context())
-	ne, errs := a.toNewEvent(&in, p.Token.WorkspaceID, a.clock.Now())
-	if len(errs) > 0 {
-		return errInvalid(errs)
-	}
-	key, err := idempotencyKey("Idempotency-Key", r.Header.Get("Idempotency-Key"))
-	if err != nil {
-		return err
-	}
-	if key != "" {
-		ne.IdempotencyKey, ne.RequestHash = key, requestHash(body)
-	}
-	g := &store.IngestGroup{Events: []store.NewEvent{ne}}
 	if err := a.ingester.Ingest(r.Context(), g); err != nil {
 		return err
 	}
@@ -192,48 +179,35 @@ func (a *API) ingestEvent(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, status, ingestedResponse{ID: res.Event.ID, Status: res.Event.Status, PayloadHash: res.Event.PayloadHash, Duplicate: res.Duplicate})
 }
 
-func (a *API) ingestBatch(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(w, r, maxBatchBody)
+// readSingle reads and checks the body of POST /events.
+func (a *API) readSingle(w http.ResponseWriter, r *http.Request) (*store.IngestGroup, error) {
+	body, err := readBody(w, r, maxBody)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var in batchIn
-	if err := decodeJSON(body, &in); err != nil {
-		return err
-	}
-	switch {
-	case in.Events == nil:
-		return errInvalidField("events", "is required: a list of 1 to %d events", maxBatchEvents)
-	case len(in.Events) == 0 || len(in.Events) > maxBatchEvents:
-		return errInvalidField("events", "must hold 1 to %d events, not %d", maxBatchEvents, len(in.Events))
+	in, err := decodeEvent(body)
+	if err != nil {
+		return nil, err
 	}
 	p := principalFrom(r.Context())
-	now := a.clock.Now()
-	g := &store.IngestGroup{Events: make([]store.NewEvent, len(in.Events))}
-	var errs validation.Errors
-	var items []json.RawMessage
-	for i := range in.Events {
-		item := &in.Events[i]
-		ne, ierrs := a.toNewEvent(&item.eventIn, p.Token.WorkspaceID, now)
-		prefix := validation.Index("events", i)
-		errs.Merge(prefix, ierrs)
-		if item.IdempotencyKey.Present() {
-			key, err := idempotencyKey(prefix+".idempotency_key", item.IdempotencyKey.Value)
-			if err != nil {
-				return err
-			}
-			if items == nil {
-				items = batchItemsRaw(body)
-			}
-			ne.IdempotencyKey = key
-			if i < len(items) {
-				ne.RequestHash = requestHash(items[i])
-			}
-		}
-		g.Events[i] = ne
-	}
+	ne, errs := a.toNewEvent(&in, p.Token.WorkspaceID, a.clock.Now())
 	if len(errs) > 0 {
-		return errInvalid(errs)
+		return nil, errInvalid(errs)
+	}
+	key, err := idempotencyKey("Idempotency-Key", r.Header.Get("Idempotency-Key"))
+	if err != nil {
+		return nil, err
+	}
+	if key != "" {
+		ne.IdempotencyKey, ne.RequestHash = key, requestHash(body)
+	}
+	return &store.IngestGroup{Events: []store.NewEvent{ne}}, nil
+}
+
+func (a *API) ingestBatch(w http.ResponseWriter, r *http.Request) error {
+	g, err := a.readBatch(w, r)
+	if err != nil {
+		return err
 	}
 	if err := a.ingester.Ingest(r.Context(), g); err != nil {
 		return err
@@ -249,6 +223,47 @@ func (a *API) ingestBatch(w http.ResponseWriter, r *http.Request) error {
 		out[i] = ingestedResponse{ID: res.Event.ID, Status: res.Event.Status, PayloadHash: res.Event.PayloadHash, Duplicate: res.Duplicate}
 	}
 	return writeJSON(w, http.StatusAccepted, wholeList[ingestedResponse]{Data: out})
+}
+
+// readBatch reads and checks the body of POST /events/batch.
+func (a *API) readBatch(w http.ResponseWriter, r *http.Request) (*store.IngestGroup, error) {
+	body, err := readBody(w, r, maxBatchBody)
+	if err != nil {
+		return nil, err
+	}
+	events, err := decodeBatch(body)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case events == nil:
+		return nil, errInvalidField("events", "is required: a list of 1 to %d events", maxBatchEvents)
+	case len(events) == 0 || len(events) > maxBatchEvents:
+		return nil, errInvalidField("events", "must hold 1 to %d events, not %d", maxBatchEvents, len(events))
+	}
+	p := principalFrom(r.Context())
+	now := a.clock.Now()
+	g := &store.IngestGroup{Events: make([]store.NewEvent, len(events))}
+	var errs validation.Errors
+	for i := range events {
+		item := &events[i]
+		ne, ierrs := a.toNewEvent(item, p.Token.WorkspaceID, now)
+		prefix := validation.Index("events", i)
+		errs.Merge(prefix, ierrs)
+		if item.IdempotencyKey.Present() {
+			key, err := idempotencyKey(prefix+".idempotency_key", item.IdempotencyKey.Value)
+			if err != nil {
+				return nil, err
+			}
+			ne.IdempotencyKey = key
+			ne.RequestHash = requestHash(item.raw)
+		}
+		g.Events[i] = ne
+	}
+	if len(errs) > 0 {
+		return nil, errInvalid(errs)
+	}
+	return g, nil
 }
 
 // batchItemsRaw returns the raw JSON of each batch item, to hash items
