@@ -101,6 +101,9 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	committers := 1
 	if st.Dialect() == "postgres" {
 		committers = 4 // PostgreSQL takes concurrent writers; SQLite has one
+	} else {
+		// SQLite's commits block a thread in fsync; keep the cores busy.
+		defer pipeline.SpareProc()()
 	}
 	ingester := pipeline.NewIngester(st, pipeline.IngesterOptions{Committers: committers, Notify: workers.Wake})
 

@@ -34,6 +34,8 @@ func benchEventBody(i int) []byte {
 // authentication, the canonical payload hash and a group commit on SQLite
 // with synchronous=FULL — with a no-op JSON handler, in the same run and
 // over the same HTTP stack. The target: ingest ≥ 70 % of noop.
+// Both run with the scheduler setting serve uses on SQLite
+// (pipeline.SpareProc).
 func BenchmarkIngestHTTP(b *testing.B) {
 	b.Run("noop", func(b *testing.B) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -76,6 +78,9 @@ func BenchmarkIngestHTTP(b *testing.B) {
 func runIngest(b *testing.B, url, token string) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}, Timeout: 30 * time.Second}
 	var seq atomic.Int64
+	// testing sets GOMAXPROCS for every benchmark it runs, so this is set
+	// here, for noop and ingest alike.
+	defer pipeline.SpareProc()()
 	b.SetParallelism(benchParallelism) // many concurrent clients, as a busy helpdesk has
 	b.ReportAllocs()
 	b.ResetTimer()
