@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/switchboard-hq/switchboard/internal/canonical"
@@ -124,4 +127,27 @@ func FuzzScanBatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestWriteIngestedMatchesWriteJSON keeps the hand-written answer to an
+// ingested event byte for byte what writeJSON writes.
+func TestWriteIngestedMatchesWriteJSON(t *testing.T) {
+	t.Parallel()
+	for _, r := range []ingestedResponse{
+		{ID: "0192f0c4-0000-7000-8000-000000000000", Status: "pending", PayloadHash: strings.Repeat("ab", 32)},
+		{ID: "0192f0c4-0000-7000-8000-000000000001", Status: "processed", PayloadHash: strings.Repeat("0f", 32), Duplicate: true},
+		{ID: "odd \"id\" <é>", Status: "pending"},
+	} {
+		fast, slow := httptest.NewRecorder(), httptest.NewRecorder()
+		if err := writeIngested(fast, http.StatusAccepted, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeJSON(slow, http.StatusAccepted, r); err != nil {
+			t.Fatal(err)
+		}
+		if fast.Body.String() != slow.Body.String() || fast.Code != slow.Code ||
+			fast.Header().Get("Content-Type") != slow.Header().Get("Content-Type") {
+			t.Errorf("writeIngested(%+v) = %d %q, writeJSON = %d %q", r, fast.Code, fast.Body, slow.Code, slow.Body)
+		}
+	}
 }

@@ -195,9 +195,8 @@ func (a *API) authenticate(r *http.Request) (store.Principal, error) {
 	if token == "" {
 		return store.Principal{}, errUnauthorized("send an API token as \"Authorization: Bearer <token>\" or \"X-API-Key: <token>\"")
 	}
-	invalid := errUnauthorized("the token is invalid, revoked or expired")
 	if !auth.LooksLikeToken(token) {
-		return store.Principal{}, invalid
+		return store.Principal{}, errInvalidToken()
 	}
 	hash := auth.HashToken(token)
 	p, cached := a.creds.get(hash)
@@ -205,7 +204,7 @@ func (a *API) authenticate(r *http.Request) (store.Principal, error) {
 		var err error
 		p, err = a.store.Authenticate(r.Context(), hash)
 		if errors.Is(err, store.ErrNotFound) {
-			return store.Principal{}, invalid
+			return store.Principal{}, errInvalidToken()
 		}
 		if err != nil {
 			return store.Principal{}, fmt.Errorf("authenticate: %w", err)
@@ -218,10 +217,14 @@ func (a *API) authenticate(r *http.Request) (store.Principal, error) {
 	// decision never depends on how a database compares strings.
 	if !auth.Equal(p.Token.Hash, hash) || p.Token.RevokedAt != nil ||
 		(p.Token.ExpiresAt != nil && !a.clock.Now().Before(*p.Token.ExpiresAt)) {
-		return store.Principal{}, invalid
+		return store.Principal{}, errInvalidToken()
 	}
 	return p, nil
 }
+
+// errInvalidToken is the one answer for every unusable token, so that an
+// answer never tells which check failed.
+func errInvalidToken() error { return errUnauthorized("the token is invalid, revoked or expired") }
 
 // statusRecorder remembers the status for metrics and whether a response
 // was started (so a late error is not written over it).

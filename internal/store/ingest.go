@@ -118,12 +118,18 @@ func PlanIngest(groups []*IngestGroup, found map[IngestKey]IngestHit, now time.T
 func CheckGroup(g *IngestGroup) {
 	for i := range g.Events {
 		e := &g.Events[i]
-		err := CheckTexts("event_type", e.EventType, "conversation_id", e.ConversationID, "contact_id", e.ContactID,
-			"source", e.Source, "channel_source", e.ChannelSource, "caused_by", e.CausedBy,
-			"payload_hash", e.PayloadHash, "idempotency key", e.IdempotencyKey, "request hash", e.RequestHash)
-		if err != nil {
-			g.Err, g.Index = fmt.Errorf("store: event %d: %w", i, err), i
-			return
+		for _, f := range [...]struct {
+			name string
+			v    *string
+		}{
+			{"event_type", &e.EventType}, {"conversation_id", e.ConversationID}, {"contact_id", e.ContactID},
+			{"source", &e.Source}, {"channel_source", e.ChannelSource}, {"caused_by", e.CausedBy},
+			{"payload_hash", &e.PayloadHash}, {"idempotency key", &e.IdempotencyKey}, {"request hash", &e.RequestHash},
+		} {
+			if f.v != nil && !ValidText(*f.v) {
+				g.Err, g.Index = fmt.Errorf("store: event %d: %s: %w", i, f.name, ErrInvalidText), i
+				return
+			}
 		}
 	}
 }
