@@ -4,14 +4,11 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/switchboard-hq/switchboard/internal/store"
 )
 
 // migrationFiles holds the schema, one file per step, named
@@ -21,48 +18,11 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one embedded schema step.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
 // loadMigrations parses the embedded files once: they cannot change while
 // the binary runs.
-var loadMigrations = sync.OnceValues(func() ([]migration, error) {
-	return parseMigrations(migrationFiles, "migrations")
+var loadMigrations = sync.OnceValues(func() ([]store.Migration, error) {
+	return store.ParseMigrations(migrationFiles, "migrations")
 })
-
-func parseMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, err
-	}
-	var steps []migration
-	seen := map[int]string{}
-	for _, e := range entries {
-		if e.IsDir() || path.Ext(e.Name()) != ".sql" {
-			continue
-		}
-		prefix, _, _ := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(prefix)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive version number", e.Name())
-		}
-		if other, dup := seen[v]; dup {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", other, e.Name(), v)
-		}
-		seen[v] = e.Name()
-		body, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		steps = append(steps, migration{version: v, name: e.Name(), sql: string(body)})
-	}
-	sort.Slice(steps, func(i, j int) bool { return steps[i].version < steps[j].version })
-	return steps, nil
-}
 
 // migrateLockClass is the first key of the migration advisory lock; the
 // second is the schema's hash, so that deployments in different schemas of
@@ -95,22 +55,22 @@ func (s *Store) Migrate(ctx context.Context) error {
 			}
 			var applied bool
 			err := tx.QueryRow(ctx,
-				`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&applied)
+				`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.Version).Scan(&applied)
 			if err != nil || applied {
 				return err
 			}
 			// Without arguments pgx uses the simple protocol, which runs a
 			// file of several statements in one call.
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
 			_, err = tx.Exec(ctx,
 				`INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.version, m.name, s.now())
+				m.Version, m.Name, s.now())
 			return err
 		})
 		if err != nil {
-			return wrap("apply migration "+m.name, err)
+			return wrap("apply migration "+m.Name, err)
 		}
 	}
 	return nil
@@ -136,8 +96,8 @@ func (s *Store) Ready(ctx context.Context) error {
 		applied[int(v)] = true
 	}
 	for _, m := range steps {
-		if !applied[m.version] {
-			return fmt.Errorf("store: migration %s has not been applied", m.name)
+		if !applied[m.Version] {
+			return fmt.Errorf("store: migration %s has not been applied", m.Name)
 		}
 	}
 	return nil

@@ -5,12 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
+
+	"github.com/switchboard-hq/switchboard/internal/store"
 )
 
 // migrationFiles holds the schema, one file per step, named
@@ -20,48 +17,11 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one embedded schema step.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
 // loadMigrations parses the embedded files once: they cannot change while
 // the binary runs.
-var loadMigrations = sync.OnceValues(func() ([]migration, error) {
-	return parseMigrations(migrationFiles, "migrations")
+var loadMigrations = sync.OnceValues(func() ([]store.Migration, error) {
+	return store.ParseMigrations(migrationFiles, "migrations")
 })
-
-func parseMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	seen := map[int]string{}
-	for _, e := range entries {
-		if e.IsDir() || path.Ext(e.Name()) != ".sql" {
-			continue
-		}
-		prefix, _, _ := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(prefix)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive version number", e.Name())
-		}
-		if other, dup := seen[v]; dup {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", other, e.Name(), v)
-		}
-		seen[v] = e.Name()
-		body, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(body)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
-}
 
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
@@ -86,20 +46,20 @@ func (s *Store) Migrate(ctx context.Context) error {
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
 			var applied bool
 			err := tx.QueryRowContext(ctx,
-				`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`, m.version).Scan(&applied)
+				`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`, m.Version).Scan(&applied)
 			if err != nil || applied {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
 			_, err = tx.ExecContext(ctx,
 				`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.version, m.name, ms(s.now()))
+				m.Version, m.Name, ms(s.now()))
 			return err
 		})
 		if err != nil {
-			return wrap("apply migration "+m.name, err)
+			return wrap("apply migration "+m.Name, err)
 		}
 	}
 	return nil
@@ -129,8 +89,8 @@ func (s *Store) Ready(ctx context.Context) error {
 		return wrap("read schema_migrations", err)
 	}
 	for _, m := range steps {
-		if !applied[m.version] {
-			return fmt.Errorf("store: migration %s has not been applied", m.name)
+		if !applied[m.Version] {
+			return fmt.Errorf("store: migration %s has not been applied", m.Name)
 		}
 	}
 	return nil
