@@ -227,3 +227,20 @@ func (s *Store) ContactListsContaining(ctx context.Context, workspaceID int64, e
 	out, err := collect(rows, scanID)
 	return out, wrap("find contact lists containing an address", err)
 }
+
+// referencedBy runs query (rule ids, sorted) and returns a
+// *store.ReferencedError when it finds any.
+func referencedBy(ctx context.Context, tx pgx.Tx, query string, args ...any) error {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	ids, err := collect(rows, scanID)
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		return &store.ReferencedError{RuleIDs: ids}
+	}
+	return nil
+}

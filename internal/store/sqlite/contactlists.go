@@ -253,3 +253,23 @@ func (s *Store) ContactListsContaining(ctx context.Context, workspaceID int64, e
 	})
 	return out, wrap("find contact lists containing an address", err)
 }
+
+// referencedBy runs query (rule ids, sorted) and returns a
+// *store.ReferencedError when it finds any.
+func referencedBy(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	ids, err := collect(rows, func(r scanner) (int64, error) {
+		var id int64
+		return id, r.Scan(&id)
+	})
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		return &store.ReferencedError{RuleIDs: ids}
+	}
+	return nil
+}
