@@ -52,6 +52,10 @@ type Driver interface {
 	// feed's notification from inside the transaction, so it goes out
 	// exactly when the change commits.
 	RulesChanged(ctx context.Context, q Querier, workspaceID int64) error
+	// List returns a subquery that yields the elements of vals ([]int64 or
+	// []string) as one column named value, with its placeholder $n, and
+	// the argument to bind there: a whole batch in one statement.
+	List(n int, vals any) (subquery string, arg any)
 }
 
 // Querier runs SQL written for both dialects (see above).

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -148,4 +149,13 @@ func utcTimes(dest []any) {
 			*p = utcPtr(*p)
 		}
 	}
+}
+
+// List binds the values as one array read by unnest.
+func (d driver) List(n int, vals any) (string, any) {
+	typ := "text"
+	if _, ok := vals.([]int64); ok {
+		typ = "bigint"
+	}
+	return fmt.Sprintf("(SELECT unnest($%d::%s[]) AS value)", n, typ), vals
 }

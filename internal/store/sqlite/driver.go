@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
@@ -216,4 +218,13 @@ func setTime(dest any, v sql.NullInt64) {
 			*p = nil
 		}
 	}
+}
+
+// List binds the values as one JSON array read by json_each.
+func (d driver) List(n int, vals any) (string, any) {
+	b, err := json.Marshal(vals)
+	if err != nil {
+		b = []byte("[]") // vals is a slice of ints or strings: Marshal cannot fail
+	}
+	return fmt.Sprintf("(SELECT value FROM json_each($%d))", n), string(b)
 }
