@@ -105,7 +105,8 @@ type Workspaces interface {
 	// member and that member's token (tokenHash is the token's HashToken).
 	CreateWorkspace(ctx context.Context, p NewWorkspace) (Workspace, Member, Token, error)
 	GetWorkspace(ctx context.Context, id int64) (Workspace, error)
-	// GetWorkspaceByName finds a workspace by its unique name.
+	// GetWorkspaceByName finds the one workspace with that name (names are
+	// display names: several is ErrAmbiguousName).
 	GetWorkspaceByName(ctx context.Context, name string) (Workspace, error)
 	// CountWorkspaces tells whether the store is empty (bootstrap).
 	CountWorkspaces(ctx context.Context) (int, error)
@@ -114,6 +115,11 @@ type Workspaces interface {
 	// RotateSecret makes newSecret current and keeps the old one valid until
 	// graceUntil.
 	RotateSecret(ctx context.Context, workspaceID int64, newSecret string, graceUntil time.Time) (Workspace, error)
+	// RulesVersion is a number that moves inside every transaction that
+	// changes what the workspace's compiled rules depend on (rules, the
+	// control record, members, tags, the timezone), so a cache can be
+	// checked with one read.
+	RulesVersion(ctx context.Context, workspaceID int64) (int64, error)
 }
 
 // NewWorkspace is what CreateWorkspace needs.
