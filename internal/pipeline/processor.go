@@ -224,15 +224,25 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 			continue
 		}
 		run := store.Run{
-			ID: newID(), WorkspaceID: e.WorkspaceID, EventID: e.ID, RuleID: pr.Rule.ID, RuleName: pr.Rule.Name,
-			ConversationID: e.ConversationID, ContactID: e.ContactID, Matched: pr.Matched, Status: store.RunNotMatched,
-			CreatedAt: now, EventType: e.EventType, EventSource: e.Source, ChannelSource: e.ChannelSource,
+			ID: store.RunID(e.ID, e.CreatedAt, pr.Rule.ID), WorkspaceID: e.WorkspaceID, EventID: e.ID,
+			RuleID: pr.Rule.ID, RuleName: pr.Rule.Name, ConversationID: e.ConversationID, ContactID: e.ContactID,
+			Matched: pr.Matched, Status: store.RunNotMatched, CreatedAt: e.CreatedAt, EventType: e.EventType,
+			EventSource: e.Source, ChannelSource: e.ChannelSource,
+		}
+		if !pr.Matched {
+			// Kept in the event's decision record, not as a row: the store
+			// needs the reason and the failing condition, not a document.
+			run.Reason, run.SettledAt = string(pr.Reason), &now
+			if pr.Reason == engine.ReasonConditionsNotMet {
+				// Copies: the plan's memory is reused by the next event.
+				run.FailedPath = strings.Clone(pr.Failure.Path)
+				run.FailedActual = append(json.RawMessage(nil), pr.Failure.Actual...)
+			}
+			out.Runs = append(out.Runs, run)
+			continue
 		}
 		res := runResult{Reason: pr.Reason, Trace: []engine.TraceEntry{}, Actions: []actionStatus{}}
-		if pr.Reason == engine.ReasonConditionsNotMet {
-			res.Trace = append(res.Trace, pr.Failure)
-		}
-		if pr.Matched {
+		{
 			run.Status = store.RunPending
 			pending := 0
 			for _, a := range pr.Actions {
@@ -266,8 +276,6 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 					ConversationID: *e.ConversationID, Kind: "automation_applied", RuleID: pr.Rule.ID, RuleName: pr.Rule.Name,
 					EventID: e.ID, RunID: run.ID, Actions: actions, CreatedAt: now})
 			}
-		} else {
-			run.SettledAt = &now
 		}
 		run.Result, _ = json.Marshal(res)
 		out.Runs = append(out.Runs, run)

@@ -102,13 +102,16 @@ type Claim struct {
 	Fence int64
 }
 
-// Run is the record of one rule evaluated for one event.
+// Run is the record of one rule evaluated for one event. Its id is
+// RunID(event, rule) and its CreatedAt the event's created_at (see
+// decisions.go): the store sets both.
 type Run struct {
 	ID             string // UUIDv7
 	WorkspaceID    int64
 	EventID        string
 	RuleID         int64
 	RuleName       string
+	RuleVersion    int
 	ConversationID *string
 	ContactID      *string
 	Matched        bool
@@ -121,6 +124,14 @@ type Run struct {
 	EventSource    string
 	EventStatus    string // read from the event when listing
 	ChannelSource  *string
+
+	// Reason, FailedPath and FailedActual are what a run that did not
+	// match records (its Result is built from them when it is read):
+	// the reason, and for conditions_not_met the failing condition's path
+	// and the value it read.
+	Reason       string
+	FailedPath   string
+	FailedActual json.RawMessage
 }
 
 // Delivery is one action waiting to reach the host (the outbox).

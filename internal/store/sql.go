@@ -52,9 +52,9 @@ type Driver interface {
 	// feed's notification from inside the transaction, so it goes out
 	// exactly when the change commits.
 	RulesChanged(ctx context.Context, q Querier, workspaceID int64) error
-	// List returns a subquery that yields the elements of vals ([]int64 or
-	// []string) as one column named value, with its placeholder $n, and
-	// the argument to bind there: a whole batch in one statement.
+	// List returns a subquery that yields the elements of vals ([]int64,
+	// []string or UUIDs) as one column named value, with its placeholder
+	// $n, and the argument to bind there: a whole batch in one statement.
 	List(n int, vals any) (subquery string, arg any)
 }
 
@@ -80,6 +80,9 @@ type Rows interface {
 type Row interface {
 	Scan(dest ...any) error
 }
+
+// UUIDs is a list of ids for Driver.List: PostgreSQL keeps them as uuid.
+type UUIDs []string
 
 // SQL implements the parts of Store that both dialects share. Each
 // dialect's store embeds it and adds what is its own.

@@ -154,8 +154,11 @@ func utcTimes(dest []any) {
 // List binds the values as one array read by unnest.
 func (d driver) List(n int, vals any) (string, any) {
 	typ := "text"
-	if _, ok := vals.([]int64); ok {
+	switch v := vals.(type) {
+	case []int64:
 		typ = "bigint"
+	case store.UUIDs:
+		typ, vals = "uuid", []string(v)
 	}
 	return fmt.Sprintf("(SELECT unnest($%d::%s[]) AS value)", n, typ), vals
 }

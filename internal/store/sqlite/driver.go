@@ -222,6 +222,9 @@ func setTime(dest any, v sql.NullInt64) {
 
 // List binds the values as one JSON array read by json_each.
 func (d driver) List(n int, vals any) (string, any) {
+	if ids, ok := vals.(store.UUIDs); ok {
+		vals = []string(ids)
+	}
 	b, err := json.Marshal(vals)
 	if err != nil {
 		b = []byte("[]") // vals is a slice of ints or strings: Marshal cannot fail

@@ -126,11 +126,13 @@ var (
 	// item whose event is no longer processing under its fence updates
 	// nothing and is refused.
 	finishEvents = multiRow{
-		prefix: `WITH done (id, workspace_id, fence, status, hops, caused_by_rules, processed_at) AS (VALUES `,
-		width:  7,
+		prefix: `WITH done (id, workspace_id, fence, status, hops, caused_by_rules, processed_at, decided_rules,
+			decisions) AS (VALUES `,
+		width: 9,
 		suffix: `)
 			UPDATE events SET status = done.status, processed_at = done.processed_at, hops = done.hops,
-				caused_by_rules = done.caused_by_rules, error = NULL,
+				caused_by_rules = done.caused_by_rules, decided_rules = done.decided_rules,
+				decisions = done.decisions, error = NULL,
 				lease_owner = NULL, lease_fence = NULL, lease_expires_at = NULL
 			FROM done
 			WHERE events.id = done.id AND events.workspace_id = done.workspace_id
@@ -140,7 +142,16 @@ var (
 
 	insertRuns = multiRow{prefix: `INSERT INTO runs (id, workspace_id, event_id, rule_id, rule_name,
 		conversation_id, contact_id, matched, executed, status, result, created_at, settled_at, event_type,
-		event_source, channel_source) VALUES `, width: 16, suffix: ` ON CONFLICT DO NOTHING`}
+		event_source, channel_source, rule_version) VALUES `, width: 17, suffix: ` ON CONFLICT DO NOTHING`}
+
+	// The hourly run counts add up.
+	upsertRollups = multiRow{
+		prefix: `INSERT INTO run_rollups (workspace_id, rule_id, hour, evaluated, matched, executed, failed) VALUES `,
+		width:  7,
+		suffix: ` ON CONFLICT (workspace_id, rule_id, hour) DO UPDATE SET
+			evaluated = evaluated + excluded.evaluated, matched = matched + excluded.matched,
+			executed = executed + excluded.executed, failed = failed + excluded.failed`,
+	}
 	insertDeliveries = multiRow{prefix: `INSERT INTO deliveries (id, workspace_id, run_id, event_id, rule_id,
 		action_index, conversation_id, contact_id, action, status, attempts, last_error, available_at,
 		created_at) VALUES `, width: 14, suffix: ` ON CONFLICT DO NOTHING`}
@@ -193,7 +204,7 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 	now := s.now()
 	accepted := make([]bool, len(items))
 	s.prepare(ctx, finishEvents, insertRuns, insertDeliveries, insertActivities, moveCounters, upsertCooldowns,
-		upsertConversations)
+		upsertConversations, upsertRollups)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		clear(accepted)
 		byID := make(map[string]int, len(items))
@@ -215,8 +226,13 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 				}
 				chain = string(b)
 			}
+			rec, err := store.RecordOf(&it.Outcome)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
 			args = append(args, it.Claim.Event.ID, it.Claim.Event.WorkspaceID, it.Claim.Fence,
-				it.Outcome.Status, it.Outcome.Hops, chain, ms(now))
+				it.Outcome.Status, it.Outcome.Hops, chain, ms(now), rec.RuleIDs, rec.Decisions)
 		}
 		err := s.queryRows(ctx, tx, finishEvents, args, func(r *sql.Rows) error {
 			var id string
@@ -251,9 +267,16 @@ func (s *Store) writeOutcomes(ctx context.Context, tx *sql.Tx, r store.OutcomeRo
 		run := &r.Runs[i]
 		args = append(args, run.ID, run.WorkspaceID, run.EventID, run.RuleID, run.RuleName, run.ConversationID,
 			run.ContactID, run.Matched, run.Executed, run.Status, string(run.Result), ms(run.CreatedAt),
-			msOrNil(run.SettledAt), run.EventType, run.EventSource, run.ChannelSource)
+			msOrNil(run.SettledAt), run.EventType, run.EventSource, run.ChannelSource, run.RuleVersion)
 	}
 	if err := s.execRows(ctx, tx, insertRuns, args); err != nil {
+		return err
+	}
+	args = args[:0]
+	for _, r := range r.Rollups {
+		args = append(args, r.WorkspaceID, r.RuleID, r.Hour, r.Evaluated, r.Matched, r.Executed, r.Failed)
+	}
+	if err := s.execRows(ctx, tx, upsertRollups, args); err != nil {
 		return err
 	}
 	args = args[:0]
