@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchboard-hq/switchboard/internal/clock"
 )
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -19,6 +21,7 @@ var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 type receiver struct {
 	srv    *httptest.Server
 	secret string
+	clk    clock.Clock // verifies against this time; nil is testNow
 	mu     sync.Mutex
 	got    []received
 }
@@ -34,8 +37,12 @@ func newReceiver(t *testing.T, secret string, answer http.HandlerFunc) *receiver
 	r := &receiver{secret: secret}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
+		now := testNow
+		if r.clk != nil {
+			now = r.clk.Now()
+		}
 		r.mu.Lock()
-		r.got = append(r.got, received{req.Header.Clone(), body, verifyStandardWebhook(req.Header, body, secret, testNow, 5*time.Minute)})
+		r.got = append(r.got, received{req.Header.Clone(), body, verifyStandardWebhook(req.Header, body, secret, now, 5*time.Minute)})
 		r.mu.Unlock()
 		if answer != nil {
 			answer(w, req)
