@@ -103,7 +103,7 @@ func BenchmarkPool(b *testing.B) {
 				j.Target = fmt.Sprintf("1 target-%d", i%8)
 				q.add(j)
 			}
-			pool := NewPool(q, localSender(HTTPConfig{RequestTimeout: 30 * time.Second}), nil,
+			pool := newTestPool(b, q, localSender(HTTPConfig{RequestTimeout: 30 * time.Second}), nil,
 				PoolConfig{Clock: clock.System{}, Workers: 32, PerTarget: 4, PollInterval: time.Millisecond})
 			ctx, cancel := context.WithCancel(context.Background())
 			b.ResetTimer()

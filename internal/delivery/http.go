@@ -134,6 +134,11 @@ func (s *HTTPSender) Send(ctx context.Context, r Request, now time.Time) Result 
 	if err := s.cfg.Guard.CheckURL(u); err != nil {
 		return Result{Outcome: Permanent, Err: err.Error()}
 	}
+	if r.Keys.Current == "" {
+		// An unsigned delivery would be accepted by no careful receiver
+		// and trusted by a careless one.
+		return Result{Outcome: Permanent, Err: "no signing secret"}
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(r.Body))

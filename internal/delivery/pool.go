@@ -183,8 +183,10 @@ type Pool struct {
 }
 
 // NewPool returns a pool sending through h and s (either may be nil if
-// no job of that kind will come).
-func NewPool(o Outbox, h *HTTPSender, s *SMTPSender, cfg PoolConfig) *Pool {
+// no job of that kind will come). It refuses a lease that an attempt
+// could outlast: the job would be claimed again by another node while
+// this one is still sending it.
+func NewPool(o Outbox, h *HTTPSender, s *SMTPSender, cfg PoolConfig) (*Pool, error) {
 	if cfg.Owner == "" {
 		cfg.Owner = fmt.Sprintf("delivery-%016x", rand.Uint64())
 	}
@@ -196,6 +198,16 @@ func NewPool(o Outbox, h *HTTPSender, s *SMTPSender, cfg PoolConfig) *Pool {
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 60 * time.Second
+	}
+	var longest time.Duration
+	if h != nil {
+		longest = h.cfg.RequestTimeout
+	}
+	if s != nil {
+		longest = max(longest, s.timeout())
+	}
+	if cfg.Lease < 2*longest {
+		return nil, fmt.Errorf("delivery: lease %s is shorter than twice the longest attempt (%s)", cfg.Lease, longest)
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
@@ -214,7 +226,7 @@ func NewPool(o Outbox, h *HTTPSender, s *SMTPSender, cfg PoolConfig) *Pool {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Pool{outbox: o, http: h, smtp: s, cfg: cfg, wake: make(chan struct{}, 1),
-		inflight: map[string]int{}, attemptCtx: ctx, cancelAttempt: cancel}
+		inflight: map[string]int{}, attemptCtx: ctx, cancelAttempt: cancel}, nil
 }
 
 // Notify tells the pool new jobs may be due, so it claims without waiting

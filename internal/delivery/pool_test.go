@@ -135,6 +135,45 @@ func (m *memOutbox) count(status string) int {
 	return n
 }
 
+func newTestPool(tb testing.TB, o Outbox, h *HTTPSender, s *SMTPSender, cfg PoolConfig) *Pool {
+	tb.Helper()
+	p, err := NewPool(o, h, s, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+func TestNewPoolRefusesShortLease(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		h     *HTTPSender
+		s     *SMTPSender
+		lease time.Duration
+		ok    bool
+	}{
+		{"defaults", localSender(HTTPConfig{}), &SMTPSender{}, 0, true},
+		{"lease under two HTTP attempts", localSender(HTTPConfig{}), nil, 20 * time.Second, false},
+		{"lease under two SMTP attempts", nil, &SMTPSender{Timeout: time.Minute}, 0, false},
+		{"long lease", localSender(HTTPConfig{RequestTimeout: time.Minute}), nil, 5 * time.Minute, true},
+	} {
+		_, err := NewPool(newMemOutbox(), tt.h, tt.s, PoolConfig{Lease: tt.lease})
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: err = %v", tt.name, err)
+		}
+	}
+}
+
+func TestSendRefusesUnsigned(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t, "s", nil)
+	res := localSender(HTTPConfig{}).Send(context.Background(), Request{ID: "d", URL: rcv.srv.URL, Body: []byte(`{}`)}, testNow)
+	if res.Outcome != Permanent || len(rcv.requests()) != 0 {
+		t.Errorf("unsigned delivery: %+v, %d requests", res, len(rcv.requests()))
+	}
+}
+
 func httpJob(id string, ws int64, url string, secret string) Job {
 	return Job{ID: id, WorkspaceID: ws, Target: TargetKey(ws, url),
 		HTTP: &Request{ID: id, URL: url, Body: []byte(`{"id":"` + id + `"}`), Keys: Keys{Current: secret}}}
@@ -172,7 +211,7 @@ func TestPoolSettlesEachOutcome(t *testing.T) {
 	for _, p := range []string{"ok", "flaky", "gone", "moved", "busy", "down"} {
 		ob.add(httpJob(p, 1, rcv.srv.URL+"/"+p, rcv.secret), testNow)
 	}
-	pool := NewPool(ob, localSender(HTTPConfig{}), nil, PoolConfig{Clock: clk, Rand: func() float64 { return 0.5 }})
+	pool := newTestPool(t, ob, localSender(HTTPConfig{}), nil, PoolConfig{Clock: clk, Rand: func() float64 { return 0.5 }})
 
 	// Run cycles on the clock until nothing is pending: each step jumps to
 	// the earliest due row.
@@ -274,7 +313,7 @@ func TestPoolPerTargetLimit(t *testing.T) {
 	for i := range 12 {
 		ob.add(httpJob(fmt.Sprintf("d%02d", i), 1, rcv.srv.URL, "s"), testNow)
 	}
-	pool := NewPool(ob, localSender(HTTPConfig{}), nil, PoolConfig{Clock: clock.NewFake(testNow), Workers: 8, PerTarget: 2})
+	pool := newTestPool(t, ob, localSender(HTTPConfig{}), nil, PoolConfig{Clock: clock.NewFake(testNow), Workers: 8, PerTarget: 2})
 	deadline := time.Now().Add(10 * time.Second)
 	for ob.count("succeeded") < 12 && time.Now().Before(deadline) {
 		if _, err := pool.Cycle(context.Background()); err != nil {
@@ -325,7 +364,7 @@ func TestPoolSlowReceiverIsolated(t *testing.T) {
 	for i := range 10 {
 		ob.add(httpJob(fmt.Sprintf("hook%02d", i), 1, other.srv.URL+"/hook", "s"), testNow)
 	}
-	pool := NewPool(ob, localSender(HTTPConfig{RequestTimeout: 30 * time.Second}), nil,
+	pool := newTestPool(t, ob, localSender(HTTPConfig{RequestTimeout: 30 * time.Second}), nil,
 		PoolConfig{Clock: clock.NewFake(testNow), Workers: 8, PerTarget: 2, PollInterval: 5 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -362,7 +401,7 @@ func TestPoolDrainInterrupts(t *testing.T) {
 	ob := newMemOutbox()
 	ob.add(httpJob("d1", 1, stuck.srv.URL, "s"), testNow)
 	clk := clock.NewFake(testNow)
-	pool := NewPool(ob, localSender(HTTPConfig{}), nil, PoolConfig{Clock: clk, DrainTimeout: 50 * time.Millisecond})
+	pool := newTestPool(t, ob, localSender(HTTPConfig{}), nil, PoolConfig{Clock: clk, DrainTimeout: 50 * time.Millisecond})
 	if n, err := pool.Cycle(context.Background()); n != 1 || err != nil {
 		t.Fatalf("Cycle = %d, %v", n, err)
 	}
@@ -390,7 +429,7 @@ func TestPoolSendsMail(t *testing.T) {
 	ob := newMemOutbox()
 	ob.add(Job{ID: "m1", WorkspaceID: 1, Target: SMTPTargetKey(1, s), Mail: &MailJob{SMTP: s, Mail: Mail{To: "ana@c.example", Subject: "Re: hi", Body: "hello"}}}, testNow)
 	ob.add(Job{ID: "x1", WorkspaceID: 1, Target: "1 none"}, testNow) // neither kind: a permanent failure
-	pool := NewPool(ob, nil, &SMTPSender{}, PoolConfig{Clock: clock.NewFake(testNow)})
+	pool := newTestPool(t, ob, nil, &SMTPSender{}, PoolConfig{Clock: clock.NewFake(testNow)})
 	if _, err := pool.Cycle(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -64,10 +64,7 @@ func (sd *SMTPSender) Send(ctx context.Context, s SMTPSettings, m Mail, now time
 	}
 	msg.SetBodyString(gomail.TypeTextPlain, m.Body)
 
-	timeout := sd.Timeout
-	if timeout <= 0 {
-		timeout = DefaultRequestTimeout
-	}
+	timeout := sd.timeout()
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if sd.TLSConfig != nil {
 		tlsConf = sd.TLSConfig.Clone()
@@ -105,6 +102,13 @@ func (sd *SMTPSender) Send(ctx context.Context, s SMTPSettings, m Mail, now time
 		return Result{Outcome: smtpOutcome(err), Err: clip("smtp: " + err.Error())}
 	}
 	return Result{Outcome: Succeeded}
+}
+
+func (sd *SMTPSender) timeout() time.Duration {
+	if sd.Timeout <= 0 {
+		return DefaultRequestTimeout
+	}
+	return sd.Timeout
 }
 
 // smtpOutcome is permanent for a 5xx reply (the server said no for
