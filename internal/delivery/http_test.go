@@ -257,3 +257,22 @@ func TestClip(t *testing.T) {
 		t.Error("clip changed a short text")
 	}
 }
+
+// TestHTTPDefaults: the contract's limits are what a zero config gets.
+func TestHTTPDefaults(t *testing.T) {
+	t.Parallel()
+	s := NewHTTPSender(HTTPConfig{})
+	if s.cfg.ConnectTimeout != 5*time.Second || s.cfg.RequestTimeout != 15*time.Second || s.cfg.MaxResponseBody != 64<<10 {
+		t.Errorf("defaults %+v", s.cfg)
+	}
+	if s.cfg.Guard == nil || s.cfg.Guard.AllowPrivate {
+		t.Error("the default sender does not guard")
+	}
+	tr := s.client.Transport.(*http.Transport)
+	if tr.Proxy != nil || tr.TLSHandshakeTimeout != 5*time.Second {
+		t.Errorf("transport proxy %v, TLS handshake timeout %s", tr.Proxy != nil, tr.TLSHandshakeTimeout)
+	}
+	if d := s.cfg.Guard.Dialer(s.cfg.ConnectTimeout); d.Timeout != 5*time.Second || d.Control == nil {
+		t.Errorf("dialer timeout %s, control set %v", d.Timeout, d.Control != nil)
+	}
+}
