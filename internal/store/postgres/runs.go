@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-
 	"github.com/switchboard-hq/switchboard/internal/store"
 )
 
@@ -29,4 +28,3 @@ func (s *Store) DeliveryOrigin(ctx context.Context, workspaceID int64, deliveryI
 	}
 	return append(chain, ruleID), hops + 1, nil
 }
-

@@ -36,4 +36,3 @@ func (s *Store) DeliveryOrigin(ctx context.Context, workspaceID int64, deliveryI
 	}
 	return append(rules, ruleID), hops + 1, nil
 }
-
