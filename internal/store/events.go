@@ -145,6 +145,9 @@ type Delivery struct {
 	ConversationID *string
 	ContactID      *string
 	Action         json.RawMessage // the push body's "action"
+	// Target is where the delivery goes (see delivery.TargetKey): a
+	// receiver or an SMTP server; nil keeps it in the pull outbox.
+	Target         *string
 	Status         string
 	Attempts       int
 	LastError      *string

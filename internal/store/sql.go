@@ -56,6 +56,13 @@ type Driver interface {
 	// []string or UUIDs) as one column named value, with its placeholder
 	// $n, and the argument to bind there: a whole batch in one statement.
 	List(n int, vals any) (subquery string, arg any)
+	// SkipLocked is appended to a SELECT whose rows the transaction then
+	// takes (PostgreSQL: FOR UPDATE SKIP LOCKED, so that nodes claiming
+	// at once take different rows; SQLite's one writer needs nothing).
+	SkipLocked() string
+	// ForUpdate is appended to a SELECT of a row the transaction then
+	// changes from what it read (PostgreSQL: FOR UPDATE).
+	ForUpdate() string
 }
 
 // Querier runs SQL written for both dialects (see above).

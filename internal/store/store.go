@@ -52,6 +52,7 @@ type Store interface {
 	Rules
 	Controls
 	Events
+	Outbox
 
 	// Dialect names the implementation: "sqlite" or "postgres".
 	Dialect() string
@@ -62,6 +63,23 @@ type Store interface {
 	Ready(ctx context.Context) error
 	// Close releases connections.
 	Close() error
+}
+
+// Outbox is the deliveries of decided actions: pushed by the delivery
+// workers, or claimed by the host (the pull outbox). See deliveries.go.
+type Outbox interface {
+	// ClaimPushDeliveries leases due push deliveries (see PushClaim).
+	ClaimPushDeliveries(ctx context.Context, c PushClaim) ([]PushDelivery, error)
+	// SettleDelivery records the end of an attempt and moves its run.
+	SettleDelivery(ctx context.Context, st Settlement) error
+	// ClaimOutbox leases due pull deliveries of a workspace to owner.
+	ClaimOutbox(ctx context.Context, workspaceID int64, owner string, now time.Time, limit int, lease time.Duration) ([]Delivery, error)
+	// AckOutbox marks a pull delivery succeeded (idempotent).
+	AckOutbox(ctx context.Context, workspaceID int64, id string, at time.Time) (Delivery, error)
+	// FailOutbox records a failed attempt of a pull delivery.
+	FailOutbox(ctx context.Context, workspaceID int64, id, msg string, retry bool, at, next time.Time) (Delivery, error)
+	GetDelivery(ctx context.Context, workspaceID int64, id string) (Delivery, error)
+	ListDeliveries(ctx context.Context, workspaceID int64, f DeliveryFilter, q ListQuery) ([]Delivery, int, error)
 }
 
 // Page asks for one page of an offset-paginated list.

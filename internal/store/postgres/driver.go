@@ -162,3 +162,9 @@ func (d driver) List(n int, vals any) (string, any) {
 	}
 	return fmt.Sprintf("(SELECT unnest($%d::%s[]) AS value)", n, typ), vals
 }
+
+// SkipLocked lets concurrent claims pass each other's rows.
+func (d driver) SkipLocked() string { return " FOR UPDATE SKIP LOCKED" }
+
+// ForUpdate locks the rows read until the transaction ends.
+func (d driver) ForUpdate() string { return " FOR UPDATE" }

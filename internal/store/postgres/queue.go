@@ -190,10 +190,10 @@ const (
 
 	insertDeliveries = `
 		INSERT INTO deliveries (id, workspace_id, run_id, event_id, rule_id, action_index, conversation_id,
-			contact_id, action, status, attempts, last_error, available_at, created_at)
+			contact_id, action, status, attempts, last_error, available_at, created_at, target)
 		SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::bigint[], $6::integer[],
 			$7::text[], $8::text[], $9::text[], $10::text[], $11::integer[], $12::text[], $13::timestamptz[],
-			$14::timestamptz[])
+			$14::timestamptz[], $15::text[])
 		ON CONFLICT DO NOTHING`
 
 	insertActivities = `
@@ -404,6 +404,7 @@ func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
 			indexes, attempts          = make([]int32, n), make([]int32, n)
 			convs, contacts, lastError = make([]*string, n), make([]*string, n), make([]*string, n)
 			actions, statuses          = make([]string, n), make([]string, n)
+			targets                    = make([]*string, n)
 			available, created         = make([]time.Time, n), make([]time.Time, n)
 		)
 		for i := range r.Deliveries {
@@ -411,9 +412,10 @@ func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
 			ws[i], rules[i], indexes[i] = d.WorkspaceID, d.RuleID, int32(d.ActionIndex)
 			convs[i], contacts[i], actions[i], statuses[i] = d.ConversationID, d.ContactID, string(d.Action), d.Status
 			attempts[i], lastError[i], available[i], created[i] = int32(d.Attempts), d.LastError, d.AvailableAt, d.CreatedAt
+			targets[i] = d.Target
 		}
 		b.Queue(insertDeliveries, ids, ws, runs, events, rules, indexes, convs, contacts, actions, statuses, attempts,
-			lastError, available, created)
+			lastError, available, created, targets)
 	}
 	if n := len(r.Activities); n > 0 {
 		ids, err := parseIDs(r.Activities, func(a *store.Activity) string { return a.ID })

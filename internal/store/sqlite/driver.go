@@ -231,3 +231,9 @@ func (d driver) List(n int, vals any) (string, any) {
 	}
 	return fmt.Sprintf("(SELECT value FROM json_each($%d))", n), string(b)
 }
+
+// SkipLocked is empty: the one writer connection already serialises claims.
+func (d driver) SkipLocked() string { return "" }
+
+// ForUpdate is empty: a write transaction holds the whole database.
+func (d driver) ForUpdate() string { return "" }

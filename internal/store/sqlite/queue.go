@@ -154,7 +154,7 @@ var (
 	}
 	insertDeliveries = multiRow{prefix: `INSERT INTO deliveries (id, workspace_id, run_id, event_id, rule_id,
 		action_index, conversation_id, contact_id, action, status, attempts, last_error, available_at,
-		created_at) VALUES `, width: 14, suffix: ` ON CONFLICT DO NOTHING`}
+		created_at, target) VALUES `, width: 15, suffix: ` ON CONFLICT DO NOTHING`}
 	insertActivities = multiRow{prefix: `INSERT INTO activities (id, workspace_id, conversation_id, kind, rule_id,
 		rule_name, event_id, run_id, actions, created_at) VALUES `, width: 10, suffix: ` ON CONFLICT DO NOTHING`}
 
@@ -283,7 +283,8 @@ func (s *Store) writeOutcomes(ctx context.Context, tx *sql.Tx, r store.OutcomeRo
 	for i := range r.Deliveries {
 		d := &r.Deliveries[i]
 		args = append(args, d.ID, d.WorkspaceID, d.RunID, d.EventID, d.RuleID, d.ActionIndex, d.ConversationID,
-			d.ContactID, string(d.Action), d.Status, d.Attempts, d.LastError, ms(d.AvailableAt), ms(d.CreatedAt))
+			d.ContactID, string(d.Action), d.Status, d.Attempts, d.LastError, ms(d.AvailableAt), ms(d.CreatedAt),
+			d.Target)
 	}
 	if err := s.execRows(ctx, tx, insertDeliveries, args); err != nil {
 		return err
