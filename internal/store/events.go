@@ -147,12 +147,12 @@ type Delivery struct {
 	Action         json.RawMessage // the push body's "action"
 	// Target is where the delivery goes (see delivery.TargetKey): a
 	// receiver or an SMTP server; nil keeps it in the pull outbox.
-	Target         *string
-	Status         string
-	Attempts       int
-	LastError      *string
-	AvailableAt    time.Time
-	CreatedAt      time.Time
+	Target      *string
+	Status      string
+	Attempts    int
+	LastError   *string
+	AvailableAt time.Time
+	CreatedAt   time.Time
 }
 
 // Activity is an entry of a conversation's timeline.
