@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchboard-hq/switchboard/internal/clock"
+	"github.com/switchboard-hq/switchboard/internal/delivery"
 	"github.com/switchboard-hq/switchboard/internal/engine"
 	"github.com/switchboard-hq/switchboard/internal/rules"
 	"github.com/switchboard-hq/switchboard/internal/store"
@@ -247,13 +248,17 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 			pending := 0
 			for _, a := range pr.Actions {
 				st := actionStatus{Index: a.Index, Type: a.Type, Status: store.DeliveryPending}
-				if a.SkipReason != "" {
-					st.Status, st.Reason = store.DeliverySkipped, a.SkipReason
+				target, skip := deliveryTarget(&c.Workspace, e, &a)
+				if skip == "" {
+					skip = a.SkipReason
+				}
+				if skip != "" {
+					st.Status, st.Reason = store.DeliverySkipped, skip
 				} else {
 					body, _ := json.Marshal(a)
 					d := store.Delivery{ID: newID(), WorkspaceID: e.WorkspaceID, RunID: run.ID, EventID: e.ID,
 						RuleID: pr.Rule.ID, ActionIndex: a.Index, ConversationID: e.ConversationID, ContactID: e.ContactID,
-						Action: body, Status: store.DeliveryPending, AvailableAt: now, CreatedAt: now}
+						Action: body, Target: target, Status: store.DeliveryPending, AvailableAt: now, CreatedAt: now}
 					out.Deliveries = append(out.Deliveries, d)
 					st.DeliveryID = d.ID
 					pending++
@@ -369,3 +374,31 @@ func normalizeStatus(s string) string {
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// deliveryTarget decides where an action goes, as its workspace is set
+// up when the action is decided: a send_webhook to its URL; an auto-reply
+// by the workspace's SMTP server when it has one, unless an RFC 3834
+// guard skips it (the reason is returned); every other conversation
+// action to the actions_url, or, without one, into the pull outbox (nil).
+func deliveryTarget(ws *store.Workspace, e store.Event, a *engine.PlannedAction) (target *string, skip string) {
+	key := func(k string) *string { return &k }
+	switch a.Type {
+	case rules.ActionSendWebhook:
+		return key(delivery.TargetKey(e.WorkspaceID, a.URL)), ""
+	case rules.ActionSendResponse:
+		from := ""
+		if ws.SMTP != nil {
+			from = ws.SMTP.From
+		}
+		if reason := delivery.SkipReason(delivery.ParseInbound(e.Payload), from); reason != "" {
+			return nil, reason
+		}
+		if ws.SMTP != nil {
+			return key(delivery.SMTPTargetKey(e.WorkspaceID, delivery.SMTPOf(*ws.SMTP))), ""
+		}
+	}
+	if ws.ActionsURL != nil && *ws.ActionsURL != "" {
+		return key(delivery.TargetKey(e.WorkspaceID, *ws.ActionsURL)), ""
+	}
+	return nil, ""
+}
