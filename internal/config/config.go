@@ -119,6 +119,9 @@ func (c *Config) String() string {
 // than a SQLite file.
 func (c *Config) UsesPostgres() bool { return isPostgres(c.Database) }
 
+// MaskedDatabase is Database with its password masked, for messages.
+func (c *Config) MaskedDatabase() string { return maskDatabase(c.Database) }
+
 func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }

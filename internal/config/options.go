@@ -53,7 +53,7 @@ const bootstrapTokenLength = 43
 var options = []*option{
 	{
 		key: "addr", flag: "addr", env: "SWITCHBOARD_ADDR", def: "127.0.0.1:8080", serveOnly: true,
-		usage: "listen address, host:port",
+		usage: "listen address, `host:port`",
 		set: func(c *Config, v string) (err error) {
 			c.Addr, err = parseAddr(v)
 			return err
@@ -62,7 +62,7 @@ var options = []*option{
 	},
 	{
 		key: "database", flag: "database", env: "SWITCHBOARD_DATABASE", def: "./switchboard.db",
-		usage: "SQLite file path or postgres:// URL",
+		usage: "SQLite file `path` or postgres:// URL",
 		set: func(c *Config, v string) (err error) {
 			c.Database, err = parseDatabase(v)
 			return err
@@ -72,7 +72,7 @@ var options = []*option{
 	},
 	{
 		key: "scheduler_interval", flag: "scheduler-interval", env: "SWITCHBOARD_SCHEDULER_INTERVAL", def: "10s", serveOnly: true,
-		usage: "how often time-based triggers, snoozes and pauses are checked, 1s..30s",
+		usage: "how often time-based triggers, snoozes and pauses are checked, a `duration` from 1s to 30s",
 		set: func(c *Config, v string) (err error) {
 			c.SchedulerInterval, err = parseDuration(v, minSchedulerInterval, maxSchedulerInterval)
 			return err
@@ -101,7 +101,7 @@ var options = []*option{
 	},
 	{
 		key: "workers", flag: "workers", env: "SWITCHBOARD_WORKERS", def: "4", serveOnly: true,
-		usage: "event workers on this node, 1..256",
+		usage: "`number` of event workers on this node, 1..256",
 		set: func(c *Config, v string) (err error) {
 			c.Workers, err = parseInt(v, minWorkers, maxWorkers)
 			return err
@@ -110,7 +110,7 @@ var options = []*option{
 	},
 	{
 		key: "lease", flag: "lease", env: "SWITCHBOARD_LEASE", def: "30s", serveOnly: true,
-		usage: "how long a worker holds an event before another worker may take it, 5s..10m",
+		usage: "how long a worker holds an event before another worker may take it, a `duration` from 5s to 10m",
 		set: func(c *Config, v string) (err error) {
 			c.Lease, err = parseDuration(v, minLease, maxLease)
 			return err
@@ -119,7 +119,7 @@ var options = []*option{
 	},
 	{
 		key: "log_format", flag: "log-format", env: "SWITCHBOARD_LOG_FORMAT", def: "text",
-		usage: "log format: text or json",
+		usage: "log `format`: text or json",
 		set: func(c *Config, v string) (err error) {
 			c.LogFormat, err = parseChoice(v, "text", "json")
 			return err
@@ -128,7 +128,7 @@ var options = []*option{
 	},
 	{
 		key: "log_level", flag: "log-level", env: "SWITCHBOARD_LOG_LEVEL", def: "info",
-		usage: "lowest level logged: debug, info, warn or error",
+		usage: "lowest `level` logged: debug, info, warn or error",
 		set: func(c *Config, v string) error {
 			name, err := parseChoice(v, "debug", "info", "warn", "error")
 			if err != nil {
@@ -140,7 +140,7 @@ var options = []*option{
 	},
 	{
 		key: "sqlite_synchronous", flag: "sqlite-synchronous", env: "SWITCHBOARD_SQLITE_SYNCHRONOUS", def: "full",
-		usage: "SQLite synchronous mode: full (a 202 survives power loss) or normal (faster; a power loss may lose the last commits)",
+		usage: "SQLite synchronous `mode`: full (a 202 survives power loss) or normal (faster; a power loss may lose the last commits)",
 		set: func(c *Config, v string) (err error) {
 			c.SQLiteSynchronous, err = parseChoice(v, "full", "normal")
 			return err
