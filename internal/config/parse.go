@@ -25,6 +25,9 @@ type Error struct {
 	Reason   string // what is wrong, "must be ..."
 }
 
+// Error names first where the value came from, then the other way to set
+// the same setting: `invalid SWITCHBOARD_WORKERS "abc" (flag --workers):
+// must be a whole number from 1 to 256`.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("invalid ")
