@@ -8,12 +8,17 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	_ "time/tzdata" // IANA zones even on machines without zoneinfo
+
+	"github.com/switchboard-hq/switchboard/internal/config"
 )
 
 func main() {
@@ -61,12 +66,17 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
 		fmt.Fprintf(stderr, "switchboard: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	if err != nil {
-		if err == errUsage {
-			return 2
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, config.ErrUsage):
+		return 2 // the flag package has said what was wrong
+	default:
+		// One line per problem: a configuration error lists every bad
+		// setting at once.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(stderr, "switchboard:", line)
 		}
-		fmt.Fprintln(stderr, "switchboard:", err)
 		return 1
 	}
-	return 0
 }
