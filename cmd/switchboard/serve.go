@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/switchboard-hq/switchboard/internal/clock"
+	"github.com/switchboard-hq/switchboard/internal/delivery"
 	"github.com/switchboard-hq/switchboard/internal/config"
 	"github.com/switchboard-hq/switchboard/internal/httpapi"
 	"github.com/switchboard-hq/switchboard/internal/pipeline"
@@ -80,12 +81,21 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	}
 	workers := pipeline.StartWorkers(st, pipeline.NewEngine(st, programs, clk), pipeline.WorkerOptions{
 		Workers: c.Workers, Lease: c.Lease, Clock: clk, Logger: log})
-	// Not read yet, on purpose: c.SchedulerInterval is to pace the scheduler
-	// (time-based triggers, snooze and pause expiry; internal/scheduler) and
-	// c.AllowPrivateTargets to lift the SSRF guard of the webhook delivery
-	// workers (internal/delivery). Both are started here, beside the event
-	// workers, once those packages exist; until then the settings are
-	// parsed, checked and logged, and change nothing.
+	// The delivery workers drain the outbox: signed pushes, send_webhook
+	// and SMTP replies, each target with its own concurrency, every
+	// outbound connection checked by the SSRF guard unless
+	// --allow-private-targets. (c.SchedulerInterval is still not read: it
+	// is to pace the time-based triggers, which are not served yet.)
+	pool, err := delivery.NewPool(delivery.StoreOutbox{Store: st},
+		delivery.NewHTTPSender(delivery.HTTPConfig{Guard: &delivery.Guard{AllowPrivate: c.AllowPrivateTargets}}),
+		&delivery.SMTPSender{}, delivery.PoolConfig{Clock: clk, Logger: log, DrainTimeout: 4 * time.Second})
+	if err != nil {
+		return err
+	}
+	poolCtx, stopPool := context.WithCancel(context.Background())
+	defer stopPool()
+	poolDone := make(chan error, 1)
+	go func() { poolDone <- pool.Run(poolCtx) }()
 	committers := 1
 	if st.Dialect() == "postgres" {
 		committers = 4 // PostgreSQL takes concurrent writers; SQLite has one
@@ -142,6 +152,12 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	ingester.Close()
 	if err := workers.Stop(shutdownCtx); err != nil {
 		log.Warn("workers did not stop in time; their leases will expire", "err", err)
+	}
+	// Deliveries in flight finish (or are handed back); unsent ones stay
+	// in the outbox for the next start or another node.
+	stopPool()
+	if err := <-poolDone; err != nil {
+		log.Warn("delivery workers did not stop cleanly; their leases will expire", "err", err)
 	}
 	stopBackground()
 	log.Info("stopped")
