@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/switchboard-hq/switchboard/internal/clock"
-	"github.com/switchboard-hq/switchboard/internal/delivery"
 	"github.com/switchboard-hq/switchboard/internal/config"
+	"github.com/switchboard-hq/switchboard/internal/delivery"
 	"github.com/switchboard-hq/switchboard/internal/httpapi"
 	"github.com/switchboard-hq/switchboard/internal/pipeline"
 	"github.com/switchboard-hq/switchboard/internal/store"
