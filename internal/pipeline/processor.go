@@ -93,6 +93,9 @@ func (en *Engine) Process(ctx context.Context, e store.Event) (store.Outcome, er
 			}
 		}
 	}
+	if err := en.guardReplies(ctx, e, plan, &c.Workspace, now, skip); err != nil {
+		return store.Outcome{}, err
+	}
 	out := buildOutcome(e, plan, c, now, skip)
 	out.Hops, out.CausedByRules = chainOut.Hops, chainOut.CausedByRules
 	return out, nil
@@ -248,13 +251,10 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 			pending := 0
 			for _, a := range pr.Actions {
 				st := actionStatus{Index: a.Index, Type: a.Type, Status: store.DeliveryPending}
-				target, skip := deliveryTarget(&c.Workspace, e, &a)
-				if skip == "" {
-					skip = a.SkipReason
-				}
-				if skip != "" {
-					st.Status, st.Reason = store.DeliverySkipped, skip
+				if a.SkipReason != "" {
+					st.Status, st.Reason = store.DeliverySkipped, a.SkipReason
 				} else {
+					target := deliveryTarget(&c.Workspace, e, &a)
 					body, _ := json.Marshal(a)
 					d := store.Delivery{ID: newID(), WorkspaceID: e.WorkspaceID, RunID: run.ID, EventID: e.ID,
 						RuleID: pr.Rule.ID, ActionIndex: a.Index, ConversationID: e.ConversationID, ContactID: e.ContactID,
@@ -375,30 +375,84 @@ func normalizeStatus(s string) string {
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
+// guardReplies applies the guards of send_response (§5) to the plan's
+// matched runs, marking a reply skipped with its reason: the RFC 3834
+// guards (an automatic or bulk message, a no-reply sender), then the
+// per-recipient cooldown. The cooldown is the one thing processing
+// writes before its commit: a yes must be seen at once by every other
+// worker and node deciding a reply to the same address (two events, one
+// reply). The row names this event, so re-processing it after a crash
+// decides the same reply again.
+func (en *Engine) guardReplies(ctx context.Context, e store.Event, plan *engine.Plan, ws *store.Workspace,
+	now time.Time, skip map[int64]bool) error {
+	var (
+		in      delivery.Inbound
+		parsed  bool
+		decided bool // this event already claimed the recipient
+	)
+	for i := range plan.Runs {
+		pr := &plan.Runs[i]
+		if !pr.Matched || skip[pr.Rule.ID] {
+			continue
+		}
+		for j := range pr.Actions {
+			a := &pr.Actions[j]
+			if a.Type != rules.ActionSendResponse || a.SkipReason != "" {
+				continue
+			}
+			if !parsed {
+				in, parsed = delivery.ParseInbound(e.Payload), true
+			}
+			from := ""
+			if ws.SMTP != nil {
+				from = ws.SMTP.From
+			}
+			if reason := delivery.SkipReason(in, from); reason != "" {
+				a.SkipReason = reason
+				continue
+			}
+			if decided {
+				// One automated reply per recipient: a second rule of the
+				// same event is within the cooldown of the first.
+				a.SkipReason = SkipRecipientCooldown
+				continue
+			}
+			ok, err := en.store.ClaimReplyCooldown(ctx, e.WorkspaceID, in.Recipient(), e.ID, now)
+			if err != nil {
+				return fmt.Errorf("pipeline: unable to check the reply cooldown: %w", err)
+			}
+			if !ok {
+				a.SkipReason = SkipRecipientCooldown
+				continue
+			}
+			decided = true
+		}
+	}
+	return nil
+}
+
+// SkipRecipientCooldown is the skip reason of a send_response to an
+// address that got an automated reply in the last hour.
+const SkipRecipientCooldown = "recipient_cooldown"
+
 // deliveryTarget decides where an action goes, as its workspace is set
 // up when the action is decided: a send_webhook to its URL; an auto-reply
-// by the workspace's SMTP server when it has one, unless an RFC 3834
-// guard skips it (the reason is returned); every other conversation
-// action to the actions_url, or, without one, into the pull outbox (nil).
-func deliveryTarget(ws *store.Workspace, e store.Event, a *engine.PlannedAction) (target *string, skip string) {
+// by the workspace's SMTP server when it has one; every other
+// conversation action to the actions_url, or, without one, into the pull
+// outbox (nil).
+func deliveryTarget(ws *store.Workspace, e store.Event, a *engine.PlannedAction) *string {
 	key := func(k string) *string { return &k }
 	switch a.Type {
 	case rules.ActionSendWebhook:
-		return key(delivery.TargetKey(e.WorkspaceID, a.URL)), ""
+		return key(delivery.TargetKey(e.WorkspaceID, a.URL))
 	case rules.ActionSendResponse:
-		from := ""
+		// Its guards ran before (guardReplies).
 		if ws.SMTP != nil {
-			from = ws.SMTP.From
-		}
-		if reason := delivery.SkipReason(delivery.ParseInbound(e.Payload), from); reason != "" {
-			return nil, reason
-		}
-		if ws.SMTP != nil {
-			return key(delivery.SMTPTargetKey(e.WorkspaceID, delivery.SMTPOf(*ws.SMTP))), ""
+			return key(delivery.SMTPTargetKey(e.WorkspaceID, delivery.SMTPOf(*ws.SMTP)))
 		}
 	}
 	if ws.ActionsURL != nil && *ws.ActionsURL != "" {
-		return key(delivery.TargetKey(e.WorkspaceID, *ws.ActionsURL)), ""
+		return key(delivery.TargetKey(e.WorkspaceID, *ws.ActionsURL))
 	}
-	return nil, ""
+	return nil
 }

@@ -303,6 +303,9 @@ type Events interface {
 	// An unknown delivery is ErrNotFound.
 	DeliveryOrigin(ctx context.Context, workspaceID int64, deliveryID string) (chain []int64, hops int, err error)
 	GetConversation(ctx context.Context, workspaceID int64, id string) (Conversation, error)
+	// ClaimReplyCooldown decides whether an event may send an automated
+	// reply to an address (see ReplyCooldown); a yes is recorded at once.
+	ClaimReplyCooldown(ctx context.Context, workspaceID int64, address, eventID string, at time.Time) (bool, error)
 }
 
 // ChangeFeed is implemented by stores that several nodes share

@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,6 +188,69 @@ func testOutbox(t *testing.T, open ClockOpener) {
 		wantErr(t, "claim after the pause", err, nil)
 		if len(got) != 1 {
 			t.Fatalf("after the pause: claimed %d, want 1", len(got))
+		}
+	})
+}
+
+// testReplyCooldowns checks the per-recipient cooldown of automated
+// replies: one reply per address and hour, whichever event asks, the
+// same event may ask again, and concurrent events get one yes between
+// them.
+func testReplyCooldowns(t *testing.T, open ClockOpener) {
+	t.Run("OnePerHour", func(t *testing.T) {
+		t.Parallel()
+		q := setupQueue(t, open)
+		at := q.now()
+		claim := func(addr, event string, at time.Time) bool {
+			t.Helper()
+			ok, err := q.s.ClaimReplyCooldown(t.Context(), q.ws.ID, addr, event, at)
+			wantErr(t, "ClaimReplyCooldown", err, nil)
+			return ok
+		}
+		e1, e2 := newUUID(), newUUID()
+		if !claim("ann@acme.test", e1, at) {
+			t.Fatal("the first reply to an address was refused")
+		}
+		if !claim("ann@acme.test", e1, at.Add(time.Second)) {
+			t.Error("the same event deciding again (re-processing) was refused")
+		}
+		if claim("ANN@acme.test", e2, at.Add(59*time.Minute)) {
+			t.Error("a second event's reply within the hour was allowed")
+		}
+		if !claim("bob@acme.test", e2, at) {
+			t.Error("another address was refused")
+		}
+		if !claim("ann@acme.test", e2, at.Add(61*time.Minute)) {
+			t.Error("a reply after the hour was refused")
+		}
+		other, _, _ := createWorkspace(t, q.s, "globex")
+		ok, err := q.s.ClaimReplyCooldown(t.Context(), other.ID, "ann@acme.test", newUUID(), at.Add(61*time.Minute))
+		if err != nil || !ok {
+			t.Errorf("another workspace's reply to the address = %v, %v; want allowed", ok, err)
+		}
+	})
+	t.Run("Concurrent", func(t *testing.T) {
+		t.Parallel()
+		q := setupQueue(t, open)
+		const n = 8
+		var (
+			wg  sync.WaitGroup
+			yes atomic.Int32
+		)
+		for range n {
+			wg.Go(func() {
+				ok, err := q.s.ClaimReplyCooldown(context.Background(), q.ws.ID, "ann@acme.test", newUUID(), q.now())
+				if err != nil {
+					t.Errorf("ClaimReplyCooldown: %v", err)
+				}
+				if ok {
+					yes.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if yes.Load() != 1 {
+			t.Fatalf("%d of %d concurrent events may reply; want exactly 1", yes.Load(), n)
 		}
 	})
 }
