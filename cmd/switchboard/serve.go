@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/delivery"
 	"github.com/switchboard-hq/switchboard/internal/httpapi"
 	"github.com/switchboard-hq/switchboard/internal/pipeline"
+	"github.com/switchboard-hq/switchboard/internal/scheduler"
 	"github.com/switchboard-hq/switchboard/internal/store"
 	"github.com/switchboard-hq/switchboard/internal/tenancy"
 )
@@ -81,11 +82,16 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	}
 	workers := pipeline.StartWorkers(st, pipeline.NewEngine(st, programs, clk), pipeline.WorkerOptions{
 		Workers: c.Workers, Lease: c.Lease, Clock: clk, Logger: log})
+	// The scheduler enqueues the events of time-based triggers as their
+	// waits come due, every --scheduler-interval (once across nodes).
+	sched := scheduler.New(st, clk, c.SchedulerInterval, log)
+	sched.Notify = workers.Wake
+	go sched.Run(bgCtx)
+
 	// The delivery workers drain the outbox: signed pushes, send_webhook
 	// and SMTP replies, each target with its own concurrency, every
 	// outbound connection checked by the SSRF guard unless
-	// --allow-private-targets. (c.SchedulerInterval is still not read: it
-	// is to pace the time-based triggers, which are not served yet.)
+	// --allow-private-targets.
 	pool, err := delivery.NewPool(delivery.StoreOutbox{Store: st},
 		delivery.NewHTTPSender(delivery.HTTPConfig{Guard: &delivery.Guard{AllowPrivate: c.AllowPrivateTargets}}),
 		&delivery.SMTPSender{}, delivery.PoolConfig{Clock: clk, Logger: log, DrainTimeout: 4 * time.Second})

@@ -97,6 +97,9 @@ func (en *Engine) Process(ctx context.Context, e store.Event) (store.Outcome, er
 		return store.Outcome{}, err
 	}
 	out := buildOutcome(e, plan, c, now, skip)
+	if out.Waits, err = en.waitChange(ctx, e, c); err != nil {
+		return store.Outcome{}, err
+	}
 	out.Hops, out.CausedByRules = chainOut.Hops, chainOut.CausedByRules
 	return out, nil
 }
@@ -429,6 +432,104 @@ func (en *Engine) guardReplies(ctx context.Context, e store.Event, plan *engine.
 		}
 	}
 	return nil
+}
+
+// waitChange is what the event does to its conversation's waiting
+// stretches (time-based triggers): a customer message ends the wait for
+// the customer and begins (unless one is in progress) the wait for the
+// team; a team response the other way round; closing or snoozing ends
+// both. Only open
+// conversations wait, and only rules active before the message count, so
+// a new rule never fires on a conversation that was already waiting.
+// Workspaces without time-based rules skip all of it.
+func (en *Engine) waitChange(ctx context.Context, e store.Event, c *Compiled) (*store.WaitChange, error) {
+	if e.ConversationID == nil || rules.IsTimeTrigger(e.EventType) {
+		return nil, nil
+	}
+	team := c.Program.TimeRules(rules.TriggerUnansweredByTeam)
+	client := c.Program.TimeRules(rules.TriggerUnansweredByClient)
+	if len(team) == 0 && len(client) == 0 {
+		return nil, nil
+	}
+	f := readFacts(e.Payload)
+	outgoing := f.Message.Direction == "outgoing"
+	var (
+		ch    store.WaitChange
+		start []engine.TimeRule
+		kind  string
+	)
+	switch e.EventType {
+	case rules.TriggerStatusClosed, rules.TriggerStatusSnoozed:
+		return &store.WaitChange{Cancel: []string{store.WaitTeam, store.WaitClient}}, nil
+	case rules.TriggerNewConversation, rules.TriggerConversationCreated, rules.TriggerTicketCreated, rules.TriggerIncoming:
+		if outgoing {
+			ch.Cancel, start, kind = []string{store.WaitTeam}, client, store.WaitClient
+		} else {
+			ch.Cancel, start, kind = []string{store.WaitClient}, team, store.WaitTeam
+		}
+	case rules.TriggerResponse:
+		ch.Cancel, start, kind = []string{store.WaitTeam}, client, store.WaitClient
+	default:
+		return nil, nil
+	}
+	if len(start) == 0 {
+		return &ch, nil
+	}
+	status := ""
+	if s, ok := scalarString(f.Conversation.Status); ok {
+		status = normalizeStatus(s)
+	}
+	if status == "" {
+		conv, err := en.store.GetConversation(ctx, e.WorkspaceID, *e.ConversationID)
+		switch {
+		case err == nil:
+			status = conv.Status
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, fmt.Errorf("pipeline: unable to read the conversation's state: %w", err)
+		}
+	}
+	if status == "closed" || status == "snoozed" {
+		return &ch, nil // only open conversations wait
+	}
+	at := e.OccurredAt
+	for _, r := range start {
+		if r.ActivatedAt.After(at) {
+			continue // the rule did not exist (or was off) when the stretch began
+		}
+		ch.Start = append(ch.Start, store.Wait{RuleID: r.ID, Kind: kind, Since: at, DueAt: at.Add(r.Wait),
+			Payload: waitPayload(e.Payload, r, at)})
+	}
+	return &ch, nil
+}
+
+// waitPayload is the payload of the event a wait enqueues when it is due:
+// the latest known conversation, contact and message, and the trigger.
+func waitPayload(payload []byte, r engine.TimeRule, since time.Time) json.RawMessage {
+	var in map[string]json.RawMessage
+	_ = json.Unmarshal(payload, &in) // validated at ingestion
+	out := map[string]any{}
+	for _, k := range []string{"conversation", "contact", "message"} {
+		if v, ok := in[k]; ok {
+			out[k] = v
+		}
+	}
+	out["trigger"] = map[string]any{"rule_id": r.ID, "duration": formatWait(r.Wait),
+		"waiting_since": since.UTC().Format("2006-01-02T15:04:05.000Z")}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+// formatWait writes a wait as trigger_data does ("2 hours").
+func formatWait(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "days"}, {time.Hour, "hours"}, {time.Minute, "minutes"}} {
+		if d%u.d == 0 {
+			return fmt.Sprintf("%d %s", d/u.d, u.name)
+		}
+	}
+	return d.String()
 }
 
 // SkipRecipientCooldown is the skip reason of a send_response to an

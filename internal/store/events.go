@@ -218,6 +218,9 @@ type Outcome struct {
 	// CausedByRules is the rule chain that led to the event (see
 	// DeliveryOrigin), kept with it for the events it causes in turn.
 	CausedByRules []int64
+	// Waits changes the event's conversation's waiting stretches (time-based
+	// triggers, waits.go); nil leaves them.
+	Waits *WaitChange
 }
 
 // Completion is one claimed event's outcome.

@@ -25,6 +25,9 @@ type OutcomeRows struct {
 	Cooldowns     []CooldownRow  // one per (rule, key), by rule id then key
 	Conversations []Conversation // one per conversation, by workspace then id
 	Rollups       []RollupRow    // one per (workspace, rule, hour), by rule then hour
+	// WaitCancels end stretches (before WaitStarts begin others).
+	WaitCancels []WaitCancel
+	WaitStarts  []Wait
 }
 
 // EventRecord is the decision record a completed event keeps (see
@@ -196,6 +199,19 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 				cools[k] = &CooldownRow{WorkspaceID: ws, Cooldown: Cooldown{RuleID: c.RuleID, Key: c.Key, MatchedAt: at}}
 			} else if at.After(acc.MatchedAt) {
 				acc.MatchedAt = at
+			}
+		}
+		if w := o.Waits; w != nil && ev.ConversationID != nil {
+			for _, kind := range w.Cancel {
+				out.WaitCancels = append(out.WaitCancels, WaitCancel{WorkspaceID: ws, ConversationID: *ev.ConversationID, Kind: kind})
+			}
+			for _, st := range w.Start {
+				st.WorkspaceID, st.ConversationID, st.Fired = ws, *ev.ConversationID, false
+				st.Since, st.DueAt = msUTC(st.Since), msUTC(st.DueAt)
+				if len(st.Payload) == 0 {
+					st.Payload = json.RawMessage(`{}`)
+				}
+				out.WaitStarts = append(out.WaitStarts, st)
 			}
 		}
 		if o.Conversation != nil {

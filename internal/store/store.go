@@ -53,6 +53,7 @@ type Store interface {
 	Controls
 	Events
 	Outbox
+	Waits
 
 	// Dialect names the implementation: "sqlite" or "postgres".
 	Dialect() string
@@ -80,6 +81,17 @@ type Outbox interface {
 	FailOutbox(ctx context.Context, workspaceID int64, id, msg string, retry bool, at, next time.Time) (Delivery, error)
 	GetDelivery(ctx context.Context, workspaceID int64, id string) (Delivery, error)
 	ListDeliveries(ctx context.Context, workspaceID int64, f DeliveryFilter, q ListQuery) ([]Delivery, int, error)
+}
+
+// Waits are the waiting stretches of time-based triggers (waits.go); the
+// completion of an event writes them (Outcome.Waits).
+type Waits interface {
+	// DueWaits returns up to limit waits due at now that have not fired.
+	DueWaits(ctx context.Context, now time.Time, limit int) ([]Wait, error)
+	// MarkWaitsFired records that the waits' events were enqueued.
+	MarkWaitsFired(ctx context.Context, ws []Wait) error
+	// ConversationWaits returns a conversation's waits.
+	ConversationWaits(ctx context.Context, workspaceID int64, conversationID string) ([]Wait, error)
 }
 
 // Page asks for one page of an offset-paginated list.

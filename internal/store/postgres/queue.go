@@ -179,6 +179,16 @@ const (
 			$13::timestamptz[], $14::text[], $15::text[], $16::text[], $17::integer[])
 		ON CONFLICT DO NOTHING`
 
+	// Stretches that end, then those that begin (keeping one in progress).
+	cancelWaits = `
+		DELETE FROM waits w USING unnest($1::bigint[], $2::text[], $3::text[]) AS c (workspace_id, conversation_id, kind)
+		WHERE w.workspace_id = c.workspace_id AND w.conversation_id = c.conversation_id AND w.kind = c.kind`
+	startWaits = `
+		INSERT INTO waits (workspace_id, conversation_id, rule_id, kind, since, due_at, payload, fired)
+		SELECT *, false FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::timestamptz[],
+			$6::timestamptz[], $7::text[])
+		ON CONFLICT (workspace_id, conversation_id, rule_id) DO NOTHING`
+
 	// The hourly run counts add up, in key order (see CompleteEvents).
 	upsertRollups = `
 		INSERT INTO run_rollups AS r (workspace_id, rule_id, hour, evaluated, matched, executed, failed)
@@ -374,6 +384,22 @@ func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
 		}
 		b.Queue(insertRuns, ids, ws, events, rules, names, convs, contacts, matched, executed, statuses, results,
 			created, settled, types, sources, channels, versions)
+	}
+	if n := len(r.WaitCancels); n > 0 {
+		ws, convs, kinds := make([]int64, n), make([]string, n), make([]string, n)
+		for i, c := range r.WaitCancels {
+			ws[i], convs[i], kinds[i] = c.WorkspaceID, c.ConversationID, c.Kind
+		}
+		b.Queue(cancelWaits, ws, convs, kinds)
+	}
+	if n := len(r.WaitStarts); n > 0 {
+		ws, convs, kinds, payloads := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
+		rules, since, due := make([]int64, n), make([]time.Time, n), make([]time.Time, n)
+		for i, w := range r.WaitStarts {
+			ws[i], convs[i], rules[i], kinds[i] = w.WorkspaceID, w.ConversationID, w.RuleID, w.Kind
+			since[i], due[i], payloads[i] = w.Since, w.DueAt, string(w.Payload)
+		}
+		b.Queue(startWaits, ws, convs, rules, kinds, since, due, payloads)
 	}
 	if n := len(r.Rollups); n > 0 {
 		cols := make([][]int64, 7)

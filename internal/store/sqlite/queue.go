@@ -144,6 +144,14 @@ var (
 		conversation_id, contact_id, matched, executed, status, result, created_at, settled_at, event_type,
 		event_source, channel_source, rule_version) VALUES `, width: 17, suffix: ` ON CONFLICT DO NOTHING`}
 
+	// Stretches that end, then those that begin (keeping one in progress).
+	cancelWaits = multiRow{prefix: `DELETE FROM waits WHERE workspace_id = ? AND conversation_id = ? AND kind = ?`}
+	startWaits  = multiRow{
+		prefix: `INSERT INTO waits (workspace_id, conversation_id, rule_id, kind, since, due_at, payload, fired) VALUES `,
+		width:  8,
+		suffix: ` ON CONFLICT (workspace_id, conversation_id, rule_id) DO NOTHING`,
+	}
+
 	// The hourly run counts add up.
 	upsertRollups = multiRow{
 		prefix: `INSERT INTO run_rollups (workspace_id, rule_id, hour, evaluated, matched, executed, failed) VALUES `,
@@ -204,7 +212,7 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 	now := s.now()
 	accepted := make([]bool, len(items))
 	s.prepare(ctx, finishEvents, insertRuns, insertDeliveries, insertActivities, moveCounters, upsertCooldowns,
-		upsertConversations, upsertRollups)
+		upsertConversations, upsertRollups, startWaits)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		clear(accepted)
 		byID := make(map[string]int, len(items))
@@ -270,6 +278,18 @@ func (s *Store) writeOutcomes(ctx context.Context, tx *sql.Tx, r store.OutcomeRo
 			msOrNil(run.SettledAt), run.EventType, run.EventSource, run.ChannelSource, run.RuleVersion)
 	}
 	if err := s.execRows(ctx, tx, insertRuns, args); err != nil {
+		return err
+	}
+	for _, c := range r.WaitCancels {
+		if _, err := tx.ExecContext(ctx, cancelWaits.prefix, c.WorkspaceID, c.ConversationID, c.Kind); err != nil {
+			return err
+		}
+	}
+	args = args[:0]
+	for _, w := range r.WaitStarts {
+		args = append(args, w.WorkspaceID, w.ConversationID, w.RuleID, w.Kind, ms(w.Since), ms(w.DueAt), string(w.Payload), false)
+	}
+	if err := s.execRows(ctx, tx, startWaits, args); err != nil {
 		return err
 	}
 	args = args[:0]
