@@ -15,8 +15,10 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -131,6 +133,7 @@ type Workload struct {
 	Conversations  int      `json:"conversations"`
 	ServerEnv      []string `json:"server_env,omitempty"`
 	CPUs           int      `json:"cpus"`
+	LoadAverage    string   `json:"load_average"` // 1-minute, before the run: other work skews every figure
 	GoVersion      string   `json:"go_version"`
 }
 
@@ -165,7 +168,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	specs := workloadRules(cfg.Rules, make([]int64, numTags)) // for the counts; ids come later
 	rep := &Report{Workload: Workload{
 		Rules: cfg.Rules, Conns: cfg.Conns, DurationSecs: cfg.Duration.Seconds(),
-		Conversations: cfg.Conversations, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+		Conversations: cfg.Conversations, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), LoadAverage: loadAverage(),
 	}}
 	for _, s := range specs {
 		if s.TriggerType == benchTrigger {
@@ -479,3 +482,15 @@ func percentile(ds []time.Duration, q float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// loadAverage returns the 1-minute load average ("?" where /proc has none).
+func loadAverage() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(raw)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}

@@ -38,7 +38,7 @@ type phaseResult struct {
 	Rejected   int64     // any other answer, or a transport error
 	FirstError string    // the first rejection, to show the user
 	Bytes      int64     // request bodies sent
-	Start, End time.Time // first send, last answer
+	Start, End time.Time // first send, last answer (or the end of the schedule)
 }
 
 // newClient returns an HTTP client with one kept-alive connection per
@@ -66,7 +66,6 @@ func (p *phase) run(ctx context.Context, client *http.Client) phaseResult {
 		firstErr                 sync.Once
 		res                      phaseResult
 		wg                       sync.WaitGroup
-		mu                       sync.Mutex // guards res.End
 	)
 	start := time.Now()
 	deadline := start.Add(p.dur)
@@ -102,7 +101,6 @@ func (p *phase) run(ctx context.Context, client *http.Client) phaseResult {
 				body := p.gen.body(rng, c, seq)
 				sent.Add(int64(len(body)))
 				status, raw, err := post(ctx, client, p.url, p.token, body)
-				now := time.Now()
 				if err == nil && status == http.StatusAccepted {
 					idBuf.ID = ""
 					if jerr := json.Unmarshal(raw, &idBuf); jerr != nil || idBuf.ID == "" {
@@ -125,20 +123,14 @@ func (p *phase) run(ctx context.Context, client *http.Client) phaseResult {
 				if p.sample != nil {
 					p.sample.add(idBuf.ID)
 				}
-				mu.Lock()
-				if now.After(res.End) {
-					res.End = now
-				}
-				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
 	res.Accepted, res.Rejected, res.Bytes = accepted.Load(), rejected.Load(), sent.Load()
-	res.Start = start
-	if res.End.IsZero() {
-		res.End = time.Now()
-	}
+	// The phase lasts until its last answer: rates are over the time the
+	// clients were busy, the schedule's whole length when paced.
+	res.Start, res.End = start, time.Now()
 	return res
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Labels of the text report, one figure per line (tests find them).
@@ -28,13 +29,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "switchboard bench: %s, %d rules (%d on %s, %d match every event), %d clients, %s, %s-byte events over %s conversations\n",
 		wl.Store, wl.Rules, wl.RulesOnTrigger, benchTrigger, wl.MatchingRules, wl.Conns,
 		strconv.FormatFloat(wl.DurationSecs, 'f', -1, 64)+"s", group(int64(wl.PayloadBytes)), group(int64(wl.Conversations)))
-	fmt.Fprintf(&b, "machine: %d CPUs, %s", wl.CPUs, wl.GoVersion)
+	fmt.Fprintf(&b, "machine: %d CPUs, load average %s at the start, %s", wl.CPUs, wl.LoadAverage, wl.GoVersion)
 	if len(wl.ServerEnv) > 0 {
 		fmt.Fprintf(&b, "; server environment: %s", strings.Join(wl.ServerEnv, " "))
 	}
 	b.WriteString("\n\n")
 	line := func(label, format string, args ...any) {
-		fmt.Fprintf(&b, "%-44s %s\n", label, fmt.Sprintf(format, args...))
+		// Padded by characters, not bytes: labels hold "→".
+		pad := max(44-utf8.RuneCountInString(label), 0)
+		fmt.Fprintf(&b, "%s%s %s\n", label, strings.Repeat(" ", pad), fmt.Sprintf(format, args...))
 	}
 	line("", "%12s   %s", "value", "ratio to no-op")
 	line(LabelNoOp, "%12s ev/s", group(round(r.NoOpPerSec)))
