@@ -90,7 +90,7 @@ func TestBenchCommand(t *testing.T) {
 			if !strings.Contains(report, "switchboard bench: "+tt.dialect+",") {
 				t.Errorf("the workload line does not name %s", tt.dialect)
 			}
-			positive := []string{bench.LabelNoOp, bench.LabelAccepted, bench.LabelProcessed, bench.LabelBytes, bench.LabelPeakMemory}
+			positive := []string{bench.LabelNoOp, bench.LabelAccepted, bench.LabelProcessed, bench.LabelBytes, bench.LabelPeakMemory, bench.LabelCPU}
 			for _, label := range positive {
 				if f := figures(t, report, label); f[0] <= 0 {
 					t.Errorf("%s: %v, want a positive figure", label, f[0])

@@ -118,6 +118,12 @@ type Report struct {
 
 	PeakRSSBytes int64 `json:"server_peak_rss_bytes"`
 
+	// ServerCPUPerEventUs is the serve process's CPU time (user + system)
+	// over the full-speed phase and its drain, per event processed. It
+	// moves less than the rates when other work shares the machine (but
+	// leaves out PostgreSQL's own processes).
+	ServerCPUPerEventUs float64 `json:"server_cpu_per_event_us"`
+
 	Kept string `json:"kept,omitempty"` // where the database is, with --keep
 }
 
@@ -254,6 +260,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// 3. Full speed: ingestion and processing at once.
 	progress("real server: %d clients for %s", cfg.Conns, cfg.Duration)
 	full := &phase{url: eventsURL, token: token, conns: cfg.Conns, dur: cfg.Duration, gen: gen, sample: newReservoir(latencySamples)}
+	cpu0, err := srv.cpuTime()
+	if err != nil {
+		return nil, err
+	}
 	res := full.run(ctx, client)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -266,6 +276,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	processed, drainErr := drain(ctx, api, cfg.DrainTimeout, progress)
 	if drainErr != nil {
 		return rep, drainErr
+	}
+	cpu1, err := srv.cpuTime()
+	if err != nil {
+		return rep, err
+	}
+	if processed > 0 {
+		rep.ServerCPUPerEventUs = float64(cpu1-cpu0) / float64(time.Microsecond) / float64(processed)
 	}
 	last, err := lastProcessed(ctx, api)
 	if err != nil {

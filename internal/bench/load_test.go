@@ -214,6 +214,7 @@ func TestReportText(t *testing.T) {
 		HalfRate:      &HalfRate{TargetPerSec: 125.5, AcceptedPerSec: 125, Accepted: 2500, Latency: Latency{P50Ms: 4.25, P99Ms: 48, Samples: 2500}},
 		TotalAccepted: 42500, TotalProcessed: 42500, MatchedRunsPerEvent: 10,
 		StoreGrowthBytes: 3_100_000_000, BytesPerEvent: 72941.2, StoreMeasure: "SQLite file + -wal on disk", PeakRSSBytes: 212 << 20,
+		ServerCPUPerEventUs: 3456.7,
 	}
 	var b bytes.Buffer
 	if err := rep.WriteText(&b); err != nil {
@@ -230,6 +231,7 @@ func TestReportText(t *testing.T) {
 		LabelMatched:    "10.00",
 		LabelBytes:      "72,941",
 		LabelPeakMemory: "212.0 MB",
+		LabelCPU:        "3,457 µs",
 	} {
 		line := lineOf(out, label)
 		if !strings.Contains(line, want) {

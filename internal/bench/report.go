@@ -20,6 +20,7 @@ const (
 	LabelMatched    = "matched runs per event"
 	LabelBytes      = "store bytes per event"
 	LabelPeakMemory = "server peak RSS"
+	LabelCPU        = "server CPU per event"
 )
 
 // WriteText writes the report as a table a person reads.
@@ -44,16 +45,17 @@ func (r *Report) WriteText(w io.Writer) error {
 	line(LabelAccepted, "%12s ev/s %7.3f", group(round(r.AcceptedPerSec)), r.AcceptedRatio)
 	line(LabelProcessed, "%12s ev/s %7.3f   (%s events in %.1f s, first send to last processed)",
 		group(round(r.ProcessedPerSec)), r.ProcessedRatio, group(r.Accepted), r.ProcessedSecs)
-	line(LabelLatency, "%s / %s ms   (%s samples)", msText(r.Latency.P50Ms), msText(r.Latency.P99Ms), group(int64(r.Latency.Samples)))
+	line(LabelLatency, "%12s ms   (%s samples)", msText(r.Latency.P50Ms)+" / "+msText(r.Latency.P99Ms), group(int64(r.Latency.Samples)))
 	if h := r.HalfRate; h != nil {
-		line(LabelHalfRate, "%s / %s ms   (%s samples at %s ev/s, target %s)", msText(h.Latency.P50Ms), msText(h.Latency.P99Ms),
+		line(LabelHalfRate, "%12s ms   (%s samples at %s ev/s, target %s)", msText(h.Latency.P50Ms)+" / "+msText(h.Latency.P99Ms),
 			group(int64(h.Latency.Samples)), group(round(h.AcceptedPerSec)), group(round(h.TargetPerSec)))
 	}
-	line(LabelCounts, "%s / %s", group(r.TotalProcessed), group(r.TotalAccepted))
-	line(LabelMatched, "%.2f (the workload makes %d)", r.MatchedRunsPerEvent, wl.MatchingRules)
+	line(LabelCounts, "%12s", group(r.TotalProcessed)+" / "+group(r.TotalAccepted))
+	line(LabelMatched, "%12.2f      (the workload makes %d)", r.MatchedRunsPerEvent, wl.MatchingRules)
 	line(LabelBytes, "%12s   (%s; %s MB grown)", group(round(r.BytesPerEvent)), r.StoreMeasure,
 		strconv.FormatFloat(float64(r.StoreGrowthBytes)/1e6, 'f', 1, 64))
 	line(LabelPeakMemory, "%12s MB (VmHWM of the serve process)", strconv.FormatFloat(float64(r.PeakRSSBytes)/(1<<20), 'f', 1, 64))
+	line(LabelCPU, "%12s µs (serve process, user + system, full speed)", group(round(r.ServerCPUPerEventUs)))
 	if r.Rejected > 0 || r.TotalFailed > 0 {
 		fmt.Fprintf(&b, "\nrejected requests: %d, failed events: %d\n", r.Rejected, r.TotalFailed)
 	}

@@ -226,6 +226,38 @@ func (s *serverProc) peakRSS() (int64, error) {
 	return 0, errors.New("peak RSS: no VmHWM in /proc status")
 }
 
+// userHZ is the unit of the CPU times in /proc/<pid>/stat: USER_HZ, 100
+// on every Linux architecture Go supports.
+const userHZ = 100
+
+// cpuTime returns the CPU time (user + system, every thread) the server
+// process has used so far. Linux only; elsewhere an error.
+func (s *serverProc) cpuTime() (time.Duration, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("server CPU time: %w", err)
+	}
+	// The command name, in parentheses, may hold spaces: fields count
+	// from the last ')'. utime and stime are fields 14 and 15.
+	rest := string(raw)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0, fmt.Errorf("server CPU time: short /proc stat %q", raw)
+	}
+	var ticks int64
+	for _, field := range f[11:13] {
+		n, err := strconv.ParseInt(field, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("server CPU time: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
 // storeUnderTest is the database the server runs on, fresh for the bench.
 type storeUnderTest struct {
 	Dialect  string // "sqlite" or "postgres"
