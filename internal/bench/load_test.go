@@ -190,6 +190,23 @@ func TestTailWriterAddr(t *testing.T) {
 	}
 }
 
+func TestSmallFigures(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		f    func(float64) string
+		v    float64
+		want string
+	}{
+		{small, 0.4, "0.4"}, {small, 9.96, "10.0"}, {small, 12.4, "12"}, {small, 12345.6, "12,346"},
+		{ratio, 0.1407, "0.141"}, {ratio, 0.00042, "0.00042"}, {ratio, 0, "0.000"},
+	}
+	for _, tt := range tests {
+		if got := tt.f(tt.v); got != tt.want {
+			t.Errorf("%v: %q, want %q", tt.v, got, tt.want)
+		}
+	}
+}
+
 func TestGroup(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

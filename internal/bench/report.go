@@ -41,14 +41,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "%s%s %s\n", label, strings.Repeat(" ", pad), fmt.Sprintf(format, args...))
 	}
 	line("", "%12s   %s", "value", "ratio to no-op")
-	line(LabelNoOp, "%12s ev/s", group(round(r.NoOpPerSec)))
-	line(LabelAccepted, "%12s ev/s %7.3f", group(round(r.AcceptedPerSec)), r.AcceptedRatio)
-	line(LabelProcessed, "%12s ev/s %7.3f   (%s events in %.1f s, first send to last processed)",
-		group(round(r.ProcessedPerSec)), r.ProcessedRatio, group(r.Accepted), r.ProcessedSecs)
+	line(LabelNoOp, "%12s ev/s", small(r.NoOpPerSec))
+	line(LabelAccepted, "%12s ev/s %7s", small(r.AcceptedPerSec), ratio(r.AcceptedRatio))
+	line(LabelProcessed, "%12s ev/s %7s   (%s events in %.1f s, first send to last processed)",
+		small(r.ProcessedPerSec), ratio(r.ProcessedRatio), group(r.Accepted), r.ProcessedSecs)
 	line(LabelLatency, "%12s ms   (%s samples)", msText(r.Latency.P50Ms)+" / "+msText(r.Latency.P99Ms), group(int64(r.Latency.Samples)))
 	if h := r.HalfRate; h != nil {
 		line(LabelHalfRate, "%12s ms   (%s samples at %s ev/s, target %s)", msText(h.Latency.P50Ms)+" / "+msText(h.Latency.P99Ms),
-			group(int64(h.Latency.Samples)), group(round(h.AcceptedPerSec)), group(round(h.TargetPerSec)))
+			group(int64(h.Latency.Samples)), small(h.AcceptedPerSec), small(h.TargetPerSec))
 	}
 	line(LabelCounts, "%12s", group(r.TotalProcessed)+" / "+group(r.TotalAccepted))
 	line(LabelMatched, "%12.2f      (the workload makes %d)", r.MatchedRunsPerEvent, wl.MatchingRules)
@@ -93,11 +93,25 @@ func group(n int64) string {
 	return b.String()
 }
 
-// msText writes a latency: whole milliseconds with separators from 10 ms
-// up, one decimal below.
-func msText(v float64) string {
+// small writes a figure as whole numbers with separators from 10 up, with
+// one decimal below (a rate of 0.4 events/s on a starved machine must not
+// read as 0).
+func small(v float64) string {
 	if v < 10 {
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	}
 	return group(round(v))
 }
+
+// ratio writes a ratio with three decimals, or three significant digits
+// below 0.01 (so a tiny ratio never reads as 0).
+func ratio(v float64) string {
+	if v > 0 && v < 0.01 {
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
+}
+
+// msText writes a latency: whole milliseconds with separators from 10 ms
+// up, one decimal below.
+func msText(v float64) string { return small(v) }
