@@ -4,6 +4,7 @@
 //	switchboard migrate        apply database migrations and exit
 //	switchboard token create   mint an API token from the shell
 //	switchboard version        print the version
+//	switchboard bench          measure this machine with a real server
 package main
 
 import (
@@ -34,6 +35,7 @@ commands:
   migrate        apply database migrations and exit
   token create   create an API token (--workspace W --role R)
   version        print the version
+  bench          measure this machine: a real server, HTTP clients, a no-op baseline
 
 Run "switchboard <command> -h" for a command's flags.
 `
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
 			return 2
 		}
 		err = tokenCreate(ctx, args[2:], stdout, stderr)
+	case "bench":
+		err = benchCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "switchboard", version())
 		return 0
