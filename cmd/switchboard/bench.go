@@ -10,6 +10,7 @@ import (
 	"os/exec"
 
 	"github.com/switchboard-hq/switchboard/internal/bench"
+	"github.com/switchboard-hq/switchboard/internal/config"
 )
 
 // benchCmd is `switchboard bench`: it runs this very binary as the server.
@@ -47,11 +48,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, laun
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return errUsage
+		return config.ErrUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "bench: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
+		return config.ErrUsage
 	}
 	cfg.HalfRateDuration = *halfDur
 	if cfg.HalfRateDuration == 0 {
