@@ -193,3 +193,20 @@ func (s *Store) GetConversation(ctx context.Context, workspaceID int64, id strin
 	}
 	return c, nil
 }
+
+func scanID(r scanner) (int64, error) {
+	var id int64
+	return id, r.Scan(&id)
+}
+
+// workspaceExists is ErrNotFound for a workspace that does not exist.
+func workspaceExists(ctx context.Context, q querier, id int64) error {
+	var ok bool
+	if err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = ?)`, id).Scan(&ok); err != nil {
+		return err
+	}
+	if !ok {
+		return store.ErrNotFound
+	}
+	return nil
+}
