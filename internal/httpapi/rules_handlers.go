@@ -356,6 +356,9 @@ func saveErr(err error) error {
 		return errInvalidField("actions", "a referenced tag or contact list was deleted meanwhile; check the rule's references")
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFound("rule")
+	case errors.Is(err, store.ErrConflict):
+		// Every priority of the range is taken (a million rules).
+		return errConflict(err.Error())
 	}
 	return err
 }
