@@ -29,6 +29,8 @@ var pathFixtures = map[string]fixture{
 	"/v1/automation/rules/{id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
 		return strconv.FormatInt(e.newRule(t, ws, ruleBody()).ID, 10)
 	},
+	// Every rule has version 1 from its creation.
+	"/v1/automation/rules/{id}/versions/{n}": func(*testing.T, *env, *tenant, int64) string { return "1" },
 	"/v1/members/{id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
 		name := unique("member")
 		var m struct {
