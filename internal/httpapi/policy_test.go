@@ -61,8 +61,11 @@ var pathFixtures = map[string]fixture{
 	"/v1/automation/events/{event_id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
 		return e.newEvent(t, ws, eventBody()).ID
 	},
+	// A trigger no fixture's event has: the role and isolation tests
+	// create many of these rules, and each one matching every fixture
+	// event would multiply the work of the runs fixture's processing.
 	"/organization/rules/{id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
-		return strconv.FormatInt(e.newRule(t, ws, ruleBody()).ID, 10)
+		return strconv.FormatInt(e.newRule(t, ws, with(ruleBody(), "trigger_type", "status.closed")).ID, 10)
 	},
 	"/api/v1/workspaces/{workspace_id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
 		return strconv.FormatInt(ws.ID, 10)
