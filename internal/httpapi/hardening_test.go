@@ -399,7 +399,7 @@ func TestTimesOutOfRange(t *testing.T) {
 		r := e.newRule(t, e.A, ruleBody())
 		rulePath := fmt.Sprintf("/v1/automation/rules/%d", r.ID)
 		preview := rulePath + "/schedule/preview?"
-		late := "9999-12-31T23:59:59-01:00" // 10000-01-01T00:59:59Z
+		late := "9999-12-31T23:59:59-01:00"  // 10000-01-01T00:59:59Z
 		early := "0001-01-01T00:30:00+01:00" // 0000-12-31T23:30:00Z
 		e.run(t, []hcase{
 			{name: "preview past 9999", method: "GET", path: preview + "start_at=9999-12-31T00:00:00Z", status: 400, field: "start_at"},
