@@ -147,13 +147,13 @@ func (a *API) routeTable() []Route {
 			Doc: Doc{Summary: "Revoke a token (your own, or any as admin)", Tag: tagTokens, Status: 204}},
 
 		{Method: "GET", Path: "/v1/workspace", Policy: &adminOnly, Handler: a.getWorkspace,
-			Doc: Doc{Summary: "The workspace's settings, with its webhook signing secret", Tag: tagWorkspace, Response: workspaceResponse{}}},
+			Doc: Doc{Summary: "The workspace's settings (never the webhook signing secret: it is shown only when made)", Tag: tagWorkspace, Response: workspaceResponse{}}},
 		{Method: "PATCH", Path: "/v1/workspace", Policy: &adminOnly, Handler: a.patchWorkspace,
 			Doc: Doc{Summary: "Update settings (smtp merges; an omitted password keeps its value)", Tag: tagWorkspace, Request: workspacePatch{}, Response: workspaceResponse{}}},
 		{Method: "POST", Path: "/v1/workspace/secret", Policy: &adminOnly, Handler: a.rotateSecret,
 			Doc: Doc{Summary: "Rotate the signing secret; the old one keeps signing for 24 hours", Tag: tagWorkspace, Response: secretResponse{}}},
 		{Method: "POST", Path: "/v1/workspaces", Policy: &adminOnly, Handler: a.createWorkspace,
-			Doc: Doc{Summary: "Create another workspace (server started with --multi-workspace)", Tag: tagWorkspace, Request: workspaceCreate{}, Response: workspaceCreated{}, Status: 201, Errors: []int{409}}},
+			Doc: Doc{Summary: "Create another workspace (server started with --multi-workspace); the answer shows its admin token and signing secret, once", Tag: tagWorkspace, Request: workspaceCreate{}, Response: workspaceCreated{}, Status: 201}},
 
 		{Method: "GET", Path: "/v1/tags", Policy: &anyRole, Handler: a.listTags,
 			Doc: Doc{Summary: "List tags", Tag: tagTags, Response: envelope[tagResponse]{}, Query: pageParams}},
