@@ -12,11 +12,14 @@ import (
 // subjectPayload is a payload whose message.subject is subject and whose
 // body is body.
 func subjectPayload(subject, body string) string {
-	raw, _ := json.Marshal(map[string]any{
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // as hosts send HTML: "<p>", not "\u003cp\u003e"
+	_ = enc.Encode(map[string]any{
 		"conversation": map[string]any{"status": "open"},
 		"message":      map[string]any{"subject": subject, "body": body},
 	})
-	return string(raw)
+	return b.String()
 }
 
 // hostilePatterns is a condition list of n distinct matches patterns on
