@@ -510,3 +510,64 @@ func (s *Store) ReleaseEvent(ctx context.Context, c store.Claim) error {
 			lease_owner = NULL, lease_fence = NULL, lease_expires_at = NULL
 		WHERE id = $1 AND status = 'processing' AND lease_fence = $2`)
 }
+
+// extendLeases is the fence check and the renewal in one: a row whose
+// event is no longer processing under its fence is not extended.
+const extendLeases = `
+	UPDATE events e SET lease_expires_at = $3
+	FROM unnest($1::uuid[], $2::bigint[]) AS h (id, fence)
+	WHERE e.id = h.id AND e.status = 'processing' AND e.lease_fence = h.fence
+	RETURNING e.id, e.lease_fence`
+
+// ExtendLeases renews the claims that are still current, in one
+// statement. Rows are passed in event id order, the order CompleteEvents
+// locks them in; a deadlock that happens anyway is retried.
+func (s *Store) ExtendLeases(ctx context.Context, claims []store.Claim, lease time.Duration) ([]bool, error) {
+	held := make([]bool, len(claims))
+	if len(claims) == 0 {
+		return held, nil
+	}
+	type current struct {
+		id    [16]byte
+		fence int64
+	}
+	items := make([]current, 0, len(claims))
+	for _, c := range claims {
+		if id, ok := parseID(c.Event.ID); ok {
+			items = append(items, current{id, c.Fence})
+		}
+	}
+	slices.SortFunc(items, func(a, b current) int {
+		return cmp.Or(bytes.Compare(a.id[:], b.id[:]), cmp.Compare(a.fence, b.fence))
+	})
+	ids, fences := make([][16]byte, len(items)), make([]int64, len(items))
+	for i, it := range items {
+		ids[i], fences[i] = it.id, it.fence
+	}
+	var extended []current
+	err := s.pipelined(ctx, nil, func(conn *pgx.Conn) error {
+		rows, err := conn.Query(ctx, extendLeases, ids, fences, s.now().Add(lease))
+		if err != nil {
+			return err
+		}
+		extended, err = collect(rows, func(r scanner) (current, error) {
+			var c current
+			err := r.Scan(&c.id, &c.fence)
+			return c, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, wrap("extend leases", err)
+	}
+	live := make(map[current]bool, len(extended))
+	for _, c := range extended {
+		live[c] = true
+	}
+	for i, c := range claims {
+		if id, ok := parseID(c.Event.ID); ok {
+			held[i] = live[current{id, c.Fence}]
+		}
+	}
+	return held, nil
+}

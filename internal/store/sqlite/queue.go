@@ -350,3 +350,54 @@ func (s *Store) ReleaseEvent(ctx context.Context, c store.Claim) error {
 			lease_owner = NULL, lease_fence = NULL, lease_expires_at = NULL
 		WHERE id = ? AND status = 'processing' AND lease_fence = ?`)
 }
+
+// extendLeases is the fence check and the renewal in one: a row whose
+// event is no longer processing under its fence is not extended.
+var extendLeases = multiRow{
+	prefix: `WITH held (id, fence, expires) AS (VALUES `,
+	width:  3,
+	suffix: `)
+		UPDATE events SET lease_expires_at = held.expires
+		FROM held
+		WHERE events.id = held.id AND events.status = 'processing' AND events.lease_fence = held.fence
+		RETURNING events.id, events.lease_fence`,
+}
+
+// ExtendLeases renews the claims that are still current, in one
+// transaction.
+func (s *Store) ExtendLeases(ctx context.Context, claims []store.Claim, lease time.Duration) ([]bool, error) {
+	held := make([]bool, len(claims))
+	if len(claims) == 0 {
+		return held, nil
+	}
+	expires := ms(s.now().Add(lease))
+	byID := make(map[string][]int, len(claims))
+	args := make([]any, 0, len(claims)*extendLeases.width)
+	for i, c := range claims {
+		byID[c.Event.ID] = append(byID[c.Event.ID], i)
+		args = append(args, c.Event.ID, c.Fence, expires)
+	}
+	s.prepare(ctx, extendLeases)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		clear(held)
+		return s.queryRows(ctx, tx, extendLeases, args, func(r *sql.Rows) error {
+			var (
+				id    string
+				fence int64
+			)
+			if err := r.Scan(&id, &fence); err != nil {
+				return err
+			}
+			// The same event twice, under two fences: only the current
+			// one is held.
+			for _, i := range byID[id] {
+				held[i] = held[i] || claims[i].Fence == fence
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, wrap("extend leases", err)
+	}
+	return held, nil
+}
