@@ -255,7 +255,10 @@ type Events interface {
 	// (workspace, OrderKey) are ever processing at once and an event is
 	// only claimed when every earlier event of its OrderKey is finished.
 	// Each claim increments Attempts. On PostgreSQL it uses SKIP LOCKED.
-	ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration) ([]Claim, error)
+	// Events of the workspaces in exclude are passed over (as if they were
+	// not due): a node whose workers are all but one busy with a
+	// workspace's events claims the others' (API.md §4 "Bounded cost").
+	ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration, exclude ...int64) ([]Claim, error)
 	// CompleteEvents commits the outcomes of a claimed batch in ONE
 	// transaction: each event's runs, deliveries, activity, counters,
 	// cooldowns and conversation state, and its final status. An item

@@ -60,6 +60,7 @@ var claimQuery = `
 		FROM events e
 		WHERE e.status IN ('pending', 'processing')
 		  AND CASE e.status WHEN 'pending' THEN e.available_at <= $1 ELSE e.lease_expires_at <= $1 END
+		  AND e.workspace_id <> ALL($5::bigint[])
 		  AND (e.status = 'processing' OR (
 		        -- Two seeks: nothing of the key before it is unfinished
 		        -- (events_unfinished), and nothing of the key is processing
@@ -98,8 +99,9 @@ var claimQuery = `
 const claimPlan = `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)`
 
 // ClaimEvents leases up to limit due events, oldest first, in one round
-// trip: BEGIN, the plan settings, the claim and COMMIT are pipelined.
-func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration) ([]store.Claim, error) {
+// trip: BEGIN, the plan settings, the claim and COMMIT are pipelined. The
+// excluded workspaces are one array parameter (empty: none).
+func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration, exclude ...int64) ([]store.Claim, error) {
 	if limit <= 0 {
 		return []store.Claim{}, nil
 	}
@@ -115,7 +117,7 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease 
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
 		b.Queue(claimPlan)
-		b.Queue(claimQuery, now, limit, owner, now.Add(lease))
+		b.Queue(claimQuery, now, limit, owner, now.Add(lease), append([]int64{}, exclude...))
 		b.Queue("COMMIT")
 		br := conn.SendBatch(ctx, b)
 		defer br.Close()

@@ -53,6 +53,7 @@ var claimQuery = strings.NewReplacer("spent", `(status = 'processing' AND attemp
 		SELECT e.id FROM events e
 		WHERE e.status IN ('pending', 'processing')
 		  AND CASE e.status WHEN 'pending' THEN e.available_at <= ?1 ELSE e.lease_expires_at <= ?1 END
+		  AND e.workspace_id NOT IN (SELECT value FROM json_each(?5))
 		  AND (e.status = 'processing' OR (
 		        -- Two seeks: nothing of the key before it is unfinished
 		        -- (events_unfinished), and nothing of the key is processing
@@ -72,12 +73,22 @@ var claimQuery = strings.NewReplacer("spent", `(status = 'processing' AND attemp
 	RETURNING ` + eventColumns + `, coalesce(lease_fence, 0)`)
 
 // ClaimEvents leases up to limit due events, oldest first, after moving
-// the inbox's events into the queue in the same transaction.
-func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration) ([]store.Claim, error) {
+// the inbox's events into the queue in the same transaction. The excluded
+// workspaces are one JSON array parameter, so the statement's text (and
+// its prepared plan) never changes.
+func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration, exclude ...int64) ([]store.Claim, error) {
 	if limit <= 0 {
 		return []store.Claim{}, nil
 	}
 	now := s.now()
+	excluded := "[]"
+	if len(exclude) > 0 {
+		b, err := json.Marshal(exclude)
+		if err != nil {
+			return nil, wrap("claim events", err)
+		}
+		excluded = string(b)
+	}
 	var claims []store.Claim
 	claim := single(claimQuery)
 	s.prepare(ctx, promoteInbox, clearInbox, claim)
@@ -91,7 +102,7 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease 
 			rows *sql.Rows
 			err  error
 		)
-		args := []any{ms(now), owner, ms(now.Add(lease)), limit}
+		args := []any{ms(now), owner, ms(now.Add(lease)), limit, excluded}
 		if st := s.stmt(ctx, tx, stmtKey{claim, 0}); st != nil {
 			rows, err = st.QueryContext(ctx, args...)
 		} else {

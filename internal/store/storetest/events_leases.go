@@ -1,17 +1,48 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/switchboard-hq/switchboard/internal/store"
 )
 
-// testEventLeaseRenewal covers ExtendLeases: a worker that renews its
+// testEventLeaseRenewal covers ExtendLeases and ClaimEvents' exclusion
+// of workspaces (the two halves of "a worker keeps its lease while it
+// works, and one workspace's events never occupy every worker"): ExtendLeases: a worker that renews its
 // claims keeps its events past the first lease, and no other claim takes
 // them; a claim that is no longer current (taken over, settled, released)
 // is not renewed and says so.
 func testEventLeaseRenewal(t *testing.T, open ClockOpener) {
+	t.Run("ClaimExcludesWorkspaces", func(t *testing.T) {
+		t.Parallel()
+		q := setupQueue(t, open)
+		other, _, _ := createWorkspace(t, q.s, "globex")
+		third, _, _ := createWorkspace(t, q.s, "initech")
+		// Many of acme's events come first; globex's and initech's after.
+		var acme []store.NewEvent
+		for i := range 5 {
+			acme = append(acme, q.event(fmt.Sprintf("a%d", i), i))
+		}
+		a := q.ingest(t, acme...)
+		g := q.ingest(t, newEvent(other.ID, "g", 10))[0]
+		i := q.ingest(t, newEvent(third.ID, "i", 11))[0]
+
+		claims, err := q.s.ClaimEvents(t.Context(), "w", 2, lease, q.ws.ID)
+		wantErr(t, "ClaimEvents excluding acme", err, nil)
+		wantDiff(t, "claimed excluding acme", []string{g.ID, i.ID}, claimedIDs(claims))
+		claims, err = q.s.ClaimEvents(t.Context(), "w", 10, lease, q.ws.ID, other.ID, third.ID)
+		wantErr(t, "ClaimEvents excluding every workspace", err, nil)
+		wantDiff(t, "claimed excluding every workspace", []string{}, claimedIDs(claims))
+		wantDiff(t, "claimed excluding nothing", eventIDs(a[:3]), q.claimIDs(t, 3))
+		// An expired lease is excluded too.
+		q.clk.Advance(lease)
+		claims, err = q.s.ClaimEvents(t.Context(), "w", 10, lease, q.ws.ID)
+		wantErr(t, "ClaimEvents after expiry", err, nil)
+		wantDiff(t, "reclaimed excluding acme", []string{g.ID, i.ID}, claimedIDs(claims))
+	})
+
 	extend := func(t *testing.T, q *queue, claims ...store.Claim) []bool {
 		t.Helper()
 		held, err := q.s.ExtendLeases(t.Context(), claims, lease)
