@@ -55,18 +55,20 @@ type WorkerOptions struct {
 //     worker "holds" a workspace from the claim of its batch until it has
 //     processed the batch's last event of it. When a worker claims, it
 //     asks the store to pass over the workspaces that are at the cap, so
-//     the claim digs past their backlog to the other workspaces' events;
-//     if two claims raced past the cap, the later one hands that
-//     workspace's events back (ReleaseEvent: the attempt is not counted).
-//     Releasing rather than excluding would not do: the claim takes the
-//     oldest events first, and would hand the same ones back every time.
+//     the claim digs past their backlog to the other workspaces' events.
+//     The pool claims one batch at a time, so no two claims race past the
+//     cap. Claiming and then handing back (ReleaseEvent) the events of a
+//     workspace at the cap would not do: the claim takes the oldest events
+//     first, and would take the same ones every time.
 type Workers struct {
 	store store.Events
 	proc  Processor
 	opts  WorkerOptions
 	wake  chan struct{}
 
-	mu sync.Mutex
+	// claimMu makes the pool's claims one at a time (see claim).
+	claimMu sync.Mutex
+	mu      sync.Mutex
 	// holders counts, per workspace, the workers holding a batch with
 	// unprocessed events of it.
 	holders map[int64]int
@@ -199,14 +201,12 @@ func (w *Workers) WorkspaceCap() int { return max(w.opts.Workers-1, 1) }
 // goroutine. It returns how many events it claimed. Several Cycles may
 // run at once: each is one worker.
 func (w *Workers) Cycle(ctx context.Context) (int, error) {
-	claimedAt := w.opts.Clock.Now()
-	claims, err := w.store.ClaimEvents(ctx, w.opts.Owner, w.opts.Batch, w.opts.Lease, w.capped()...)
-	if err != nil || len(claims) == 0 {
+	b, err := w.claim(ctx)
+	if err != nil || b == nil {
 		return 0, err
 	}
-	n := len(claims)
-	b := w.hold(ctx, claims, claimedAt)
 	defer b.close()
+	n := len(b.claims)
 	completions := make([]store.Completion, 0, len(b.claims))
 	done := make([]int, 0, len(b.claims)) // the index in b.claims of each completion
 	for i, c := range b.claims {
@@ -274,46 +274,33 @@ func (w *Workers) capped() []int64 {
 	return ids
 }
 
-// hold registers the claimed batch's workspaces as held by this worker,
-// hands back the events of any workspace that reached the cap since the
-// claim was made, and starts renewing the rest's leases.
-func (w *Workers) hold(ctx context.Context, claims []store.Claim, claimedAt time.Time) *batch {
+// claim claims a batch around the workspaces at the cap, registers its
+// workspaces as held by this worker and starts renewing its leases; nil
+// when there was nothing to claim. The pool's claims are made one at a
+// time, so what one claim holds is known to the next: otherwise two
+// workers could both take a workspace at the cap minus one.
+func (w *Workers) claim(ctx context.Context) (*batch, error) {
+	w.claimMu.Lock()
+	defer w.claimMu.Unlock()
+	claimedAt := w.opts.Clock.Now()
+	claims, err := w.store.ClaimEvents(ctx, w.opts.Owner, w.opts.Batch, w.opts.Lease, w.capped()...)
+	if err != nil || len(claims) == 0 {
+		return nil, err
+	}
 	left := map[int64]int{}
 	for _, c := range claims {
 		left[c.Event.WorkspaceID]++
 	}
-	var over map[int64]bool
 	w.mu.Lock()
 	for ws := range left {
-		if w.holders[ws] >= w.WorkspaceCap() {
-			if over == nil {
-				over = map[int64]bool{}
-			}
-			over[ws] = true
-			delete(left, ws)
-			continue
-		}
 		w.holders[ws]++
 	}
 	w.mu.Unlock()
-	if over != nil {
-		var back []store.Claim
-		kept := claims[:0:0]
-		for _, c := range claims {
-			if over[c.Event.WorkspaceID] {
-				back = append(back, c)
-			} else {
-				kept = append(kept, c)
-			}
-		}
-		w.release(ctx, back)
-		claims = kept
-	}
 	b := &batch{w: w, ctx: ctx, claims: claims, left: left, renewed: claimedAt,
 		lost: make([]bool, len(claims)), settled: make([]bool, len(claims)), stop: make(chan struct{})}
 	b.wg.Add(1)
 	go b.renewLoop()
-	return b
+	return b, nil
 }
 
 // batch is the claims one Cycle holds.
