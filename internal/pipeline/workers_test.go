@@ -191,7 +191,9 @@ func (e *env) drainWith(t *testing.T, w *pipeline.Workers) {
 // processorFunc is a Processor from a function.
 type processorFunc func(ctx context.Context, e store.Event) (store.Outcome, error)
 
-func (f processorFunc) Process(ctx context.Context, e store.Event) (store.Outcome, error) { return f(ctx, e) }
+func (f processorFunc) Process(ctx context.Context, e store.Event) (store.Outcome, error) {
+	return f(ctx, e)
+}
 
 // overlapDetector counts how often each event is processed and whether
 // one was ever being processed by two workers at once.
