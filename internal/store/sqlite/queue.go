@@ -53,7 +53,6 @@ var claimQuery = strings.NewReplacer("spent", `(status = 'processing' AND attemp
 		SELECT e.id FROM events e
 		WHERE e.status IN ('pending', 'processing')
 		  AND CASE e.status WHEN 'pending' THEN e.available_at <= ?1 ELSE e.lease_expires_at <= ?1 END
-		  AND e.workspace_id NOT IN (SELECT value FROM json_each(?5))
 		  AND (e.status = 'processing' OR (
 		        -- Two seeks: nothing of the key before it is unfinished
 		        -- (events_unfinished), and nothing of the key is processing
@@ -72,25 +71,34 @@ var claimQuery = strings.NewReplacer("spent", `(status = 'processing' AND attemp
 		LIMIT ?4)
 	RETURNING ` + eventColumns + `, coalesce(lease_fence, 0)`)
 
+// claimExcludingQuery is claimQuery passing over the workspaces of ?5, a
+// JSON array. The claim without exclusions keeps its own text, so the
+// common case keeps its plan exactly.
+var claimExcludingQuery = strings.Replace(claimQuery,
+	"WHERE e.status IN ('pending', 'processing')",
+	"WHERE e.status IN ('pending', 'processing')\n\t\t  AND e.workspace_id NOT IN (SELECT value FROM json_each(?5))", 1)
+
 // ClaimEvents leases up to limit due events, oldest first, after moving
 // the inbox's events into the queue in the same transaction. The excluded
-// workspaces are one JSON array parameter, so the statement's text (and
-// its prepared plan) never changes.
+// workspaces are one JSON array parameter, so each of the two statements
+// keeps one text (and prepared plan).
 func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration, exclude ...int64) ([]store.Claim, error) {
 	if limit <= 0 {
 		return []store.Claim{}, nil
 	}
 	now := s.now()
-	excluded := "[]"
+	query := claimQuery
+	args := []any{ms(now), owner, ms(now.Add(lease)), limit}
 	if len(exclude) > 0 {
 		b, err := json.Marshal(exclude)
 		if err != nil {
 			return nil, wrap("claim events", err)
 		}
-		excluded = string(b)
+		query = claimExcludingQuery
+		args = append(args, string(b))
 	}
 	var claims []store.Claim
-	claim := single(claimQuery)
+	claim := single(query)
 	s.prepare(ctx, promoteInbox, clearInbox, claim)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// The events ingested since the last claim join the queue first
@@ -102,11 +110,10 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease 
 			rows *sql.Rows
 			err  error
 		)
-		args := []any{ms(now), owner, ms(now.Add(lease)), limit, excluded}
 		if st := s.stmt(ctx, tx, stmtKey{claim, 0}); st != nil {
 			rows, err = st.QueryContext(ctx, args...)
 		} else {
-			rows, err = tx.QueryContext(ctx, claimQuery, args...)
+			rows, err = tx.QueryContext(ctx, query, args...)
 		}
 		if err != nil {
 			return err
