@@ -64,6 +64,7 @@ func Run(t *testing.T, openWithClock ClockOpener) {
 		{"EventCompletion", testEventCompletion},
 		{"EventListings", testEventListings},
 		{"EventIsolation", testEventIsolation},
+		{"EventRecord", testEventRecord},
 	}
 	for _, g := range eventGroups {
 		t.Run(g.name, func(t *testing.T) {
