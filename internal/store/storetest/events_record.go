@@ -262,7 +262,6 @@ type outcomeGen struct {
 	rng                    *rand.Rand
 	reason, actual, path   int
 	status                 int
-	ruleNames              map[int64]string
 	matchedShare, maxRules int
 }
 
@@ -464,6 +463,10 @@ func testEventRecord(t *testing.T, open ClockOpener) {
 	t.Run("Fixture", func(t *testing.T) {
 		t.Parallel()
 		testRecordFixture(t, open)
+	})
+	t.Run("Property", func(t *testing.T) {
+		t.Parallel()
+		testRecordProperty(t, open)
 	})
 }
 
