@@ -66,12 +66,27 @@ func BenchRecordReads(b *testing.B, s store.Store, clk *clock.Fake, shape Record
 		}
 		return list
 	}
-	// The run in the middle of the rule's history, for the keyset page.
-	mid := ruleRuns(store.RunFilter{RuleID: rule.ID}, store.ListQuery{Limit: 1, Offset: shape.Events / 2, Desc: true}, 1)[0]
-	notMatched := ruleRuns(store.RunFilter{RuleID: rule.ID, Matched: ptr(false)}, store.ListQuery{Limit: 1,
-		AfterTime: &mid.CreatedAt, AfterID: mid.ID, Desc: true}, 1)[0]
-	matched := ruleRuns(store.RunFilter{RuleID: rule.ID, Matched: ptr(true)}, store.ListQuery{Limit: 1,
-		AfterTime: &mid.CreatedAt, AfterID: mid.ID, Desc: true}, 1)[0]
+	// The event in the middle of the history (found by the events'
+	// offset: the runs' would walk half of it), and its runs.
+	evs, _, err := s.ListEvents(ctx, ws.ID, store.EventFilter{}, store.ListQuery{Limit: 1, Offset: shape.Events / 2})
+	if err != nil || len(evs) != 1 {
+		b.Fatalf("ListEvents(the middle event) = %d, %v", len(evs), err)
+	}
+	var mid, matched, notMatched store.Run
+	for _, r := range ruleRuns(store.RunFilter{EventID: evs[0].ID}, store.ListQuery{}, shape.Rules+boolInt(shape.RareEvery > 0 &&
+		shape.Events/2%shape.RareEvery == 0)) {
+		switch {
+		case r.RuleID == rule.ID:
+			mid = r
+		case r.Matched:
+			matched = r
+		default:
+			notMatched = r
+		}
+	}
+	if mid.ID == "" || matched.ID == "" || notMatched.ID == "" {
+		b.Fatalf("the middle event lacks a run of the rule, a matched run or one that did not match")
+	}
 	rareWant := min(50, (shape.Events+shape.RareEvery-1)/max(shape.RareEvery, 1))
 
 	for _, bc := range []struct {
@@ -172,4 +187,11 @@ func buildRecordHistory(b *testing.B, s store.Store, clk *clock.Fake, ws int64, 
 			n += len(batch)
 		}
 	}
+}
+
+func boolInt(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
 }
