@@ -125,6 +125,13 @@ func ruleDefs(ctx context.Context, q Querier, d Driver, workspaceID int64, keys 
 			return nil, err
 		}
 	}
+	// A version that is not kept (runs made before rule history, or a
+	// version never recorded) shows the rule as it is now.
+	for _, k := range keys {
+		if _, ok := out[k]; !ok && k.version > 0 && !slices.Contains(current, k.id) {
+			current = append(current, k.id)
+		}
+	}
 	if len(current) > 0 {
 		list, arg := d.List(2, current)
 		rows, err := q.Query(ctx, `SELECT id, name, conditions FROM rules WHERE workspace_id = $1 AND id IN `+list,
@@ -143,6 +150,11 @@ func ruleDefs(ctx context.Context, q Querier, d Driver, workspaceID int64, keys 
 				return nil, err
 			}
 			def.conditions = conds
+			for _, k := range keys {
+				if _, ok := out[k]; !ok && k.id == id {
+					out[k] = def
+				}
+			}
 			out[ruleKey{id: id}] = def
 		}
 		if err := rows.Err(); err != nil {

@@ -70,6 +70,7 @@ func Run(t *testing.T, openWithClock ClockOpener) {
 		{"EventIsolation", testEventIsolation},
 		{"Outbox", testOutbox},
 		{"ReplyCooldowns", testReplyCooldowns},
+		{"EventRecord", testEventRecord},
 	}
 	for _, g := range eventGroups {
 		t.Run(g.name, func(t *testing.T) {
