@@ -303,6 +303,8 @@ type Events interface {
 	// An unknown delivery is ErrNotFound.
 	DeliveryOrigin(ctx context.Context, workspaceID int64, deliveryID string) (chain []int64, hops int, err error)
 	GetConversation(ctx context.Context, workspaceID int64, id string) (Conversation, error)
+	// ListActivities pages a conversation's timeline by (created_at, id).
+	ListActivities(ctx context.Context, workspaceID int64, conversationID string, q ListQuery) ([]Activity, int, error)
 }
 
 // ChangeFeed is implemented by stores that several nodes share

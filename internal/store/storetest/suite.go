@@ -65,6 +65,7 @@ func Run(t *testing.T, openWithClock ClockOpener) {
 		{"EventListings", testEventListings},
 		{"EventIsolation", testEventIsolation},
 		{"Outbox", testOutbox},
+		{"Activities", testActivities},
 	}
 	for _, g := range eventGroups {
 		t.Run(g.name, func(t *testing.T) {
