@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,6 +42,10 @@ type env struct {
 	// A has an admin, a supervisor and an agent; B only an admin. Tests act
 	// in A and use B to prove isolation.
 	A, B *tenant
+	// processing serialises process: parallel subtests sharing an env
+	// (the role and isolation tests' fixtures) would otherwise stop one
+	// another's workers mid-event.
+	processing sync.Mutex
 }
 
 // tenant is a workspace and credentials in it.
@@ -119,6 +124,8 @@ const (
 // due by advancing the clock first.
 func (e *env) process(t testing.TB) {
 	t.Helper()
+	e.processing.Lock()
+	defer e.processing.Unlock()
 	w := pipeline.StartWorkers(e.store, pipeline.NewEngine(e.store, e.programs, e.clock),
 		pipeline.WorkerOptions{Workers: 2, Clock: e.clock, IdlePoll: 2 * time.Millisecond})
 	// Stopping is bounded too: a worker stuck in the store must fail the

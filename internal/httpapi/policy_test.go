@@ -56,6 +56,18 @@ var pathFixtures = map[string]fixture{
 	"/v1/automation/runs/{id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
 		return e.newRun(t, ws)
 	},
+	// A pull action (the workspace has no actions_url), pending.
+	"/v1/actions/{id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
+		_, _, id := e.pullAction(t, ws)
+		return id
+	},
+	// A conversation the engine has heard of: ids are the host's strings.
+	"/v1/conversations/{id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
+		conv := unique("conv")
+		e.newEvent(t, ws, with(eventBody(), "conversation_id", conv))
+		e.process(t)
+		return conv
+	},
 	// Paths of API.md not routed yet; ready for when they are.
 	"/v1/automation/rules/{rule_id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
 		return strconv.FormatInt(e.newRule(t, ws, ruleBody()).ID, 10)
@@ -85,6 +97,13 @@ var uuidFixtures = map[string]bool{
 	"/v1/automation/events/{id}":       true,
 	"/v1/automation/events/{event_id}": true,
 	"/v1/automation/runs/{id}":         true,
+	"/v1/actions/{id}":                 true,
+}
+
+// hostIDFixtures are the fixtures whose ids are the host application's
+// own strings (conversation ids), neither integers nor UUIDs.
+var hostIDFixtures = map[string]bool{
+	"/v1/conversations/{id}": true,
 }
 
 // roleTestBody gives routes a valid body in the role test, so that a
@@ -96,6 +115,9 @@ var roleTestBody = map[string]func() any{
 	"POST /v1/automation/events/batch": func() any {
 		return map[string]any{"events": []any{eventBody(), eventBody()}}
 	},
+	// The pull outbox is every role's (API.md §1).
+	"POST /v1/actions/claim":     func() any { return map[string]any{"limit": 5, "lease_secs": 30} },
+	"POST /v1/actions/{id}/fail": func() any { return map[string]any{"error": "refused by the helpdesk", "retry": true} },
 }
 
 // roleTestQuery adds a query string to a route in the role test, for routes
@@ -396,6 +418,7 @@ var listChecks = map[string]func(t *testing.T, e *env, body map[string]any){
 	"/v1/contact-lists":            wantData(0),
 	"/v1/automation/events":        wantData(0),
 	"/v1/automation/runs":          wantData(0),
+	"/v1/actions":                  wantData(0),
 	"/v1/automation/control": func(t *testing.T, e *env, body map[string]any) {
 		if body["is_paused"] != false {
 			t.Errorf("B's control shows A's pause: %v", body)
@@ -472,6 +495,12 @@ func TestPathFixtures(t *testing.T) {
 		for key := range pathFixtures {
 			values := fillParams(t, e, httpapi.Route{Method: "GET", Path: key}, e.A, e.A.Admin.MemberID)
 			for _, v := range values {
+				if hostIDFixtures[key] {
+					if v == "" || strings.ContainsAny(v, "/?#") {
+						t.Errorf("%s: fixture value %q is not a path segment", key, v)
+					}
+					continue
+				}
 				if uuidFixtures[key] {
 					if id, err := uuid.Parse(v); err != nil || id.Version() != 7 || id.String() != v {
 						t.Errorf("%s: fixture value %q is not a UUIDv7 in canonical form", key, v)

@@ -320,6 +320,8 @@ type Events interface {
 	// ClaimReplyCooldown decides whether an event may send an automated
 	// reply to an address (see ReplyCooldown); a yes is recorded at once.
 	ClaimReplyCooldown(ctx context.Context, workspaceID int64, address, eventID string, at time.Time) (bool, error)
+	// ListActivities pages a conversation's timeline by (created_at, id).
+	ListActivities(ctx context.Context, workspaceID int64, conversationID string, q ListQuery) ([]Activity, int, error)
 }
 
 // ChangeFeed is implemented by stores that several nodes share

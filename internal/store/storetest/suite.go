@@ -71,6 +71,7 @@ func Run(t *testing.T, openWithClock ClockOpener) {
 		{"Outbox", testOutbox},
 		{"ReplyCooldowns", testReplyCooldowns},
 		{"EventRecord", testEventRecord},
+		{"Activities", testActivities},
 	}
 	for _, g := range eventGroups {
 		t.Run(g.name, func(t *testing.T) {

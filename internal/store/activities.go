@@ -1,0 +1,78 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// A conversation's timeline: the activities rows CompleteEvents writes in
+// the run's transaction (one automation_applied entry per matched run of
+// an event with a conversation). They are read newest first by default,
+// through the activities_conversation index (workspace_id,
+// conversation_id, created_at, id), so a page costs the same however long
+// the timeline is.
+
+const activityColumns = `a.id, a.workspace_id, a.conversation_id, a.kind, a.rule_id, a.rule_name, a.event_id,
+	a.run_id, a.actions, a.created_at`
+
+func scanActivity(r Scanner) (Activity, error) {
+	var (
+		a       Activity
+		actions []byte
+	)
+	err := r.Scan(&a.ID, &a.WorkspaceID, &a.ConversationID, &a.Kind, &a.RuleID, &a.RuleName, &a.EventID,
+		&a.RunID, &actions, &a.CreatedAt)
+	a.Actions = actions
+	return a, err
+}
+
+// ListActivities returns a page of a conversation's timeline ordered by
+// (created_at, id) — descending when q.Desc — and how many entries it has.
+// With q.AfterTime set the page starts strictly after that position and
+// q.Offset is ignored. An unknown conversation has an empty timeline.
+func (s *SQL) ListActivities(ctx context.Context, workspaceID int64, conversationID string, q ListQuery) ([]Activity, int, error) {
+	if !ValidText(conversationID) {
+		return []Activity{}, 0, nil
+	}
+	where := ` WHERE a.workspace_id = $1 AND a.conversation_id = $2`
+	args := []any{workspaceID, conversationID}
+	countArgs := len(args)
+	dir, op := "ASC", ">"
+	if q.Desc {
+		dir, op = "DESC", "<"
+	}
+	offset := int64(max(q.Offset, 0))
+	page := where
+	if q.AfterTime != nil {
+		after := hexID(q.AfterID)
+		if after == "" {
+			return nil, 0, wrap("list activities", fmt.Errorf("cursor id %q is not a UUID", q.AfterID))
+		}
+		args = append(args, *q.AfterTime, after)
+		page += fmt.Sprintf(` AND (a.created_at, a.id) %s ($%d, $%d)`, op, len(args)-1, len(args))
+		offset = 0
+	}
+	limit, _ := pageArgs(Page{Limit: q.Limit})
+	args = append(args, limit, offset)
+	var (
+		out   []Activity
+		total int
+	)
+	err := s.d.Read(ctx, func(tx Querier) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM activities a`+where, args[:countArgs]...).Scan(&total); err != nil {
+			return err
+		}
+		var err error
+		out, err = queryAll(ctx, tx, scanActivity, `SELECT `+activityColumns+` FROM activities a`+page+
+			fmt.Sprintf(` ORDER BY a.created_at %s, a.id %s LIMIT $%d OFFSET $%d`, dir, dir, len(args)-1, len(args)),
+			args...)
+		return err
+	})
+	if err != nil {
+		return nil, 0, wrap("list activities", err)
+	}
+	if out == nil {
+		out = []Activity{}
+	}
+	return out, total, nil
+}
