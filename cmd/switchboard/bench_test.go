@@ -134,8 +134,8 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--rules", "-1"}, "--rules"},
 		{[]string{"--conns", "0"}, "--conns"},
 		{[]string{"--duration", "1ms"}, "--duration"},
-		{[]string{"--rules", "x"}, "usage"},
-		{[]string{"extra"}, "usage"},
+		{[]string{"--rules", "x"}, "command line"},
+		{[]string{"extra"}, "command line"},
 	}
 	for _, tt := range tests {
 		var out, errs bytes.Buffer

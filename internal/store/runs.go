@@ -214,10 +214,12 @@ func (s *SQL) finish(ctx context.Context, q Querier, workspaceID int64, runs []R
 	}
 	rows := map[string]Run{}
 	if len(matched) > 0 {
+		// The unary + keeps SQLite's planner on the primary key: offered
+		// the workspace's index, it scanned every run of the workspace.
 		list, arg := s.d.List(2, UUIDs(matched))
 		found, err := queryAll(ctx, q, scanRun, `
 			SELECT `+runColumns+` FROM runs r LEFT JOIN events e ON e.id = r.event_id
-			WHERE r.workspace_id = $1 AND r.id IN `+list, workspaceID, arg)
+			WHERE +r.workspace_id = $1 AND r.id IN `+list, workspaceID, arg)
 		if err != nil {
 			return nil, err
 		}
@@ -623,12 +625,13 @@ func (s *SQL) walkRuns(ctx context.Context, q Querier, workspaceID int64, f RunF
 		}
 		return c&classNotMatched != 0
 	}
-	want := -1 // rows to collect before stopping: offset + limit
+	want := -1 // rows to collect before stopping
 	if lq.Limit > 0 {
 		want = lq.Limit
-		if lq.AfterTime == nil {
-			want += max(lq.Offset, 0)
-		}
+	}
+	skip := 0 // runs to pass over first (offset mode)
+	if lq.AfterTime == nil {
+		skip = max(lq.Offset, 0)
 	}
 	var (
 		out     []Run
@@ -689,21 +692,39 @@ func (s *SQL) walkRuns(ctx context.Context, q Querier, workspaceID int64, f RunF
 		}
 		ready := slices.DeleteFunc(slices.Clone(pending[:n]), func(r Run) bool { return !afterCursor(r, lq) })
 		pending = append([]Run(nil), pending[n:]...)
-		done, err := s.finish(ctx, q, workspaceID, ready)
-		if err != nil {
-			return nil, err
+		// Only the runs the page needs are finished (rows read, results
+		// built). When every matched class is admitted, or none, a run's
+		// place is known before its row is read, and offset runs are
+		// skipped without reading them.
+		exact := c&(classPending|classExecuted|classFailed) == 0 || c&(classPending|classExecuted|classFailed) == classPending|classExecuted|classFailed
+		if exact && skip > 0 {
+			k := min(skip, len(ready))
+			ready, skip = ready[k:], skip-k
 		}
-		for _, r := range done {
-			if c&classOf(r.Status) != 0 {
+		for len(ready) > 0 && (want < 0 || len(out) < want) {
+			step := len(ready)
+			if want >= 0 {
+				step = min(step, max(want-len(out), 16))
+			}
+			done, err := s.finish(ctx, q, workspaceID, ready[:step])
+			if err != nil {
+				return nil, err
+			}
+			ready = ready[step:]
+			for _, r := range done {
+				if c&classOf(r.Status) == 0 {
+					continue
+				}
+				if skip > 0 {
+					skip--
+					continue
+				}
 				out = append(out, r)
 			}
 		}
 		if last || (want >= 0 && len(out) >= want) {
 			break
 		}
-	}
-	if lq.AfterTime == nil {
-		out = out[min(max(lq.Offset, 0), len(out)):]
 	}
 	if lq.Limit > 0 && len(out) > lq.Limit {
 		out = out[:lq.Limit]
