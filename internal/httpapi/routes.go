@@ -46,6 +46,13 @@ func (a *API) routeTable() []Route {
 			Doc: Doc{Summary: "Prometheus metrics", Tag: tagHealth, Raw: "text/plain"}},
 		{Method: "GET", Path: "/openapi.json", Policy: &public, Handler: a.openAPIHandler,
 			Doc: Doc{Summary: "This document (OpenAPI 3.1)", Tag: tagHealth, Raw: "application/json"}},
+		// The interactive API reference (docs_handlers.go): the page, and
+		// the files it loads, all embedded in the binary.
+		{Method: "GET", Path: "/docs", Policy: &public, Handler: a.docsPage,
+			Doc: Doc{Summary: "Interactive API reference (Swagger UI) rendering /openapi.json", Tag: "Documentation", Raw: "text/html"}},
+		{Method: "GET", Path: "/docs/{file}", Policy: &public, Handler: a.docsFile,
+			Doc: Doc{Summary: "A file the reference page loads (script, stylesheet, licence)", Tag: "Documentation", Raw: "text/*",
+				StringPath: true, Notes: []string{docsFilesNote()}}},
 
 		// Rules (API.md §2).
 		{Method: "GET", Path: "/v1/automation/rules", Policy: &supervisorOrUp, Handler: a.listRules,
