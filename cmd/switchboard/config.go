@@ -44,7 +44,7 @@ func version() string {
 var errUsage = errors.New("usage")
 
 // config is every setting of the binary, from flags, then environment
-// variables, then defaults (API.md §10).
+// variables, then defaults (docs/operations.md#configuration).
 type config struct {
 	Addr                string
 	Database            string

@@ -15,7 +15,7 @@ import (
 // Input is one event and everything its evaluation depends on, resolved
 // by the caller beforehand so evaluation needs no I/O.
 type Input struct {
-	// Event metadata (API.md §8). Type is the event_type; the others may
+	// Event metadata (docs/concepts.md#events). Type is the event_type; the others may
 	// be empty (OccurredAt zero) when the event has none.
 	EventID        string
 	Type           string
@@ -60,7 +60,7 @@ type Input struct {
 }
 
 // ConversationState is what actions change on a conversation and what
-// conditions read over the payload (API.md §4). Empty fields are unknown
+// conditions read over the payload (docs/concepts.md#conditions). Empty fields are unknown
 // and leave the payload's value visible.
 type ConversationState struct {
 	Status   string // "open", "closed", "snoozed"; "" unknown

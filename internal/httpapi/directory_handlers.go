@@ -45,7 +45,7 @@ type memberWrite struct {
 }
 
 // readOnly lists the fields clients may send back unchanged from a GET;
-// they are ignored (API.md §0).
+// they are ignored (docs/concepts.md#conventions).
 type readOnly struct {
 	ID        any `json:"id,omitempty"`
 	CreatedAt any `json:"created_at,omitempty"`

@@ -12,7 +12,7 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/store"
 )
 
-// Pagination limits (API.md §0).
+// Pagination limits (docs/concepts.md#conventions).
 const (
 	defaultPerPage = 50
 	maxPerPage     = 500

@@ -56,7 +56,7 @@ var pathFixtures = map[string]fixture{
 	},
 	// A file of the interactive reference: public, and no workspace's.
 	"/docs/{file}": func(*testing.T, *env, *tenant, int64) string { return "init.js" },
-	// Paths of API.md not routed yet; ready for when they are.
+	// Paths of the contract (docs/concepts.md) not routed yet; ready for when they are.
 	"/v1/automation/rules/{rule_id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
 		return strconv.FormatInt(e.newRule(t, ws, ruleBody()).ID, 10)
 	},
@@ -70,14 +70,14 @@ var pathFixtures = map[string]fixture{
 		return strconv.FormatInt(ws.ID, 10)
 	},
 	// The workspace automations API shows ticket_created and
-	// conversation_created rules only (API.md §9).
+	// conversation_created rules only (docs/concepts.md#compatibility-apis).
 	"/api/v1/workspaces/{workspace_id}/automations/{rule_id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
 		return strconv.FormatInt(e.newRule(t, ws, with(ruleBody(), "trigger_type", "ticket_created")).ID, 10)
 	},
 }
 
 // uuidFixtures are the fixtures whose objects have UUIDv7 ids (events,
-// runs, …); every other id is a positive int64 (API.md §0).
+// runs, …); every other id is a positive int64 (docs/concepts.md#conventions).
 var uuidFixtures = map[string]bool{
 	"/v1/automation/events/{id}":       true,
 	"/v1/automation/events/{event_id}": true,
@@ -94,7 +94,7 @@ var publicFixtures = map[string]bool{
 
 // roleTestBody gives routes a valid body in the role test, so that a
 // caller the policy admits must get the route's success status, not only
-// "not 401/403". Ingestion is open to every role (API.md §8): hosts use
+// "not 401/403". Ingestion is open to every role (docs/concepts.md#events): hosts use
 // agent tokens.
 var roleTestBody = map[string]func() any{
 	"POST /v1/automation/events": func() any { return eventBody() },

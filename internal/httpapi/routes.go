@@ -54,7 +54,7 @@ func (a *API) routeTable() []Route {
 			Doc: Doc{Summary: "A file the reference page loads (script, stylesheet, licence)", Tag: "Documentation", Raw: "text/*",
 				StringPath: true, Notes: []string{docsFilesNote()}}},
 
-		// Rules (API.md §2).
+		// Rules (docs/concepts.md#rules).
 		{Method: "GET", Path: "/v1/automation/rules", Policy: &supervisorOrUp, Handler: a.listRules,
 			Doc: Doc{Summary: "List every rule, by priority then id", Tag: tagRules, Response: wholeList[ruleResponse]{}, Query: ruleFilters}},
 		{Method: "POST", Path: "/v1/automation/rules", Policy: &supervisorOrUp, Handler: a.createRule,
@@ -95,7 +95,7 @@ func (a *API) routeTable() []Route {
 			Doc: Doc{Summary: "The rule's active windows in [start_at, start_at + hours)", Tag: tagRules, Response: schedulePreview{},
 				Query: []Param{{"hours", "integer", "1..2160, default 168"}, {"start_at", "string", "RFC 3339 time, default now"}}}},
 
-		// Events and runs (API.md §8).
+		// Events and runs (docs/concepts.md#events).
 		{Method: "POST", Path: "/v1/automation/events", Policy: &anyRole, Handler: a.ingestEvent,
 			Doc: Doc{Summary: "Ingest an event; 202 once it is durably stored", Tag: tagEvents, Request: eventIn{}, Response: ingestedResponse{}, Status: 202,
 				Notes: []string{"An Idempotency-Key header (kept 24 h) makes a retry return the first event with 200 and duplicate: true; the same key with a different body is 422.",
@@ -117,13 +117,13 @@ func (a *API) routeTable() []Route {
 		{Method: "GET", Path: "/v1/automation/runs/{id}", Policy: &supervisorOrUp, Handler: a.getRun,
 			Doc: Doc{Summary: "Get a run", Tag: tagEvents, Response: runResponse{}, StringPath: true}},
 
-		// Global control (API.md §6, §7).
+		// Global control (docs/concepts.md#the-global-control).
 		{Method: "GET", Path: "/v1/automation/control", Policy: &supervisorOrUp, Handler: a.getControl,
 			Doc: Doc{Summary: "The global kill switch", Tag: tagControl, Response: controlResponse{}}},
 		{Method: "PUT", Path: "/v1/automation/control", Policy: &supervisorOrUp, Handler: a.putControl,
 			Doc: Doc{Summary: "Pause or resume all automation", Tag: tagControl, Request: controlBody{}, Response: controlResponse{}}},
 
-		// Directory (API.md §1).
+		// Directory (docs/concepts.md#workspaces-members-tokens-and-roles).
 		{Method: "GET", Path: "/v1/members", Policy: &anyRole, Handler: a.listMembers,
 			Doc: Doc{Summary: "List members", Tag: tagMembers, Response: envelope[memberResponse]{}, Query: pageParams}},
 		{Method: "POST", Path: "/v1/members", Policy: &adminOnly, Handler: a.createMember,

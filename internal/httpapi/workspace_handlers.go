@@ -82,7 +82,7 @@ type workspacePatch struct {
 	readOnly
 }
 
-// apply validates the patch and merges it into w (API.md §0: nested objects
+// apply validates the patch and merges it into w (docs/concepts.md#conventions: nested objects
 // merge; an omitted password keeps its value).
 func (p *workspacePatch) apply(w *store.Workspace) validation.Errors {
 	var errs validation.Errors

@@ -20,7 +20,7 @@ type Processor interface {
 }
 
 // MaxAttempts is how many times an event is processed before it is failed
-// for good (API.md §8).
+// for good (docs/concepts.md#events).
 const MaxAttempts = 5
 
 // WorkerOptions tune the worker pool.

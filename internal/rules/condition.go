@@ -16,7 +16,7 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/validation"
 )
 
-// Limits of the condition language (API.md §4). The contract fixes depth,
+// Limits of the condition language (docs/concepts.md#conditions). The contract fixes depth,
 // leaves and regex length; the others are ours and keep stored rules small.
 const (
 	MaxConditionDepth    = 5    // a group in the top-level list is depth 1
@@ -27,7 +27,7 @@ const (
 	MaxFieldLen          = 200  // characters of a field path
 )
 
-// Operators of leaf conditions (API.md §4).
+// Operators of leaf conditions (docs/concepts.md#conditions).
 const (
 	OpEquals      = "equals"
 	OpNotEquals   = "not_equals"

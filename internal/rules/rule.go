@@ -44,7 +44,7 @@ type Rule struct {
 	ActivatedAt time.Time `json:"-"`
 }
 
-// Limits of the contract (API.md §2). They live here so the validator, the
+// Limits of the contract (docs/concepts.md#rules). They live here so the validator, the
 // OpenAPI document and the docs agree.
 const (
 	MaxNameLen        = 250
