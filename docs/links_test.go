@@ -42,6 +42,18 @@ var notYetFixed = map[string]bool{
 	"internal/store/sqlite/workspaces.go":   true,
 }
 
+// contractSections says where each section of the contract the code used
+// to cite (API.md §N) is now told, for the message that asks to fix one.
+var contractSections = map[string]string{
+	"0": "docs/concepts.md#conventions", "1": "docs/concepts.md#workspaces-members-tokens-and-roles",
+	"2": "docs/concepts.md#rules", "3": "docs/concepts.md#triggers", "4": "docs/concepts.md#conditions",
+	"5": "docs/concepts.md#actions (or #deliveries-and-the-outbox)", "6": "docs/concepts.md#processing",
+	"7": "docs/concepts.md#alerting", "8": "docs/concepts.md#events (or #runs-and-why-not-traces)",
+	"9": "docs/concepts.md#compatibility-apis", "10": "docs/operations.md",
+}
+
+var sectionRE = regexp.MustCompile(`API\.md §(\d+)`)
+
 // TestLinksResolve: every relative link of the README and of docs/*.md
 // points at a file of the repository and, with a #fragment, at a heading
 // of that file.
@@ -93,8 +105,12 @@ func TestDocsReferences(t *testing.T) {
 		if name != "docs/links_test.go" {
 			for i, line := range strings.Split(text, "\n") {
 				if outsideRE.MatchString(line) && !notYetFixed[name] {
-					t.Errorf("%s:%d refers to a document outside the repository; point at docs/ instead: %s",
-						name, i+1, strings.TrimSpace(line))
+					hint := "a docs/ page"
+					if m := sectionRE.FindStringSubmatch(line); m != nil && contractSections[m[1]] != "" {
+						hint = contractSections[m[1]]
+					}
+					t.Errorf("%s:%d refers to a document outside the repository; point at %s instead: %s",
+						name, i+1, hint, strings.TrimSpace(line))
 				}
 			}
 		}
