@@ -20,8 +20,9 @@ const (
 	// drainTimeout bounds how long a test waits for the queue to empty.
 	drainTimeout = 60 * time.Second
 	// testLease is the lease the pipeline tests run the nodes with
-	// (SWITCHBOARD_LEASE), so that a killed node's claims expire quickly.
-	testLease = "2s"
+	// (SWITCHBOARD_LEASE), so that a killed node's claims expire quickly:
+	// the shortest the configuration accepts.
+	testLease = "5s"
 )
 
 // ackLog records the ids of the events the server acknowledged with 202.
@@ -430,16 +431,17 @@ func TestTwoNodesPostgres(t *testing.T) {
 // on PostgreSQL, two nodes) compete for them.
 //
 // Invariant asserted, for each conversation with its events e1 < e2 < …
-// in (created_at, id) order and R(e) the run the always-matching rule
-// recorded for e (runs are created when the event is evaluated):
+// in (created_at, id) order:
 //
-//	e[k].processed_at <= R(e[k+1]).created_at
+//	e[k].processed_at < e[k+1].processed_at
 //
-// that is, e[k+1] was evaluated only after e[k]'s outcome was committed:
-// never two at once, and never out of order. API times have millisecond
-// precision, so 1 ms of slack absorbs rounding. Also: every event is
-// processed with exactly one run, and (created_at, id) order is the order
-// the client sent the events in.
+// that is, the events were completed in order. (That two are never
+// evaluated at once is the claim's guarantee, asserted by the store's
+// conformance suite: the API shows no evaluation time, since a run's
+// created_at is its event's.) API times have millisecond precision, so
+// each run's created_at is checked against its event's processed_at with
+// 1 ms of slack. Also: every event is processed with exactly one run, and
+// (created_at, id) order is the order the client sent the events in.
 func TestConversationOrdering(t *testing.T) {
 	t.Parallel()
 	skipIfShort(t)
@@ -543,11 +545,15 @@ func checkOrdering(t *testing.T, token string, nodes []*server) {
 			if k == 0 {
 				continue
 			}
-			prev := es[k-1]
-			if next := runs[e.ID]; prev.ProcessedAt.After(next.CreatedAt.Add(slack)) {
-				overlaps = append(overlaps, fmt.Sprintf("event #%d (%s, seq %d) processed at %s, but #%d (%s, seq %d) was evaluated at %s",
-					k-1, prev.ID, prev.Payload.Seq, prev.ProcessedAt.Format(time.RFC3339Nano),
-					k, e.ID, e.Payload.Seq, next.CreatedAt.Format(time.RFC3339Nano)))
+			// A run's created_at is its event's (the decision record keeps no
+			// evaluation time), so what the API shows of the order is the
+			// completions': each event completes after the one before it.
+			// That no two run at once is the claim's guarantee, tested with
+			// the store (events_one_processing, the conformance suite).
+			if prev := es[k-1]; !e.ProcessedAt.After(*prev.ProcessedAt) {
+				overlaps = append(overlaps, fmt.Sprintf("event #%d (%s, seq %d) processed at %s, not after #%d (%s, seq %d) at %s",
+					k, e.ID, e.Payload.Seq, e.ProcessedAt.Format(time.RFC3339Nano),
+					k-1, prev.ID, prev.Payload.Seq, prev.ProcessedAt.Format(time.RFC3339Nano)))
 			}
 		}
 		if len(sendOrder) > 0 {
@@ -555,7 +561,7 @@ func checkOrdering(t *testing.T, token string, nodes []*server) {
 				conv, len(sendOrder), sendOrder[:min(5, len(sendOrder))])
 		}
 		if len(overlaps) > 0 {
-			t.Errorf("%s: %d of %d consecutive events were processed concurrently or out of order, e.g.:\n%s",
+			t.Errorf("%s: %d of %d consecutive events were completed out of order, e.g.:\n%s",
 				conv, len(overlaps), len(es)-1, strings.Join(overlaps[:min(5, len(overlaps))], "\n"))
 		}
 	}

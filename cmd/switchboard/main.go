@@ -4,16 +4,22 @@
 //	switchboard migrate        apply database migrations and exit
 //	switchboard token create   mint an API token from the shell
 //	switchboard version        print the version
+//	switchboard bench          measure this machine with a real server
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	_ "time/tzdata" // IANA zones even on machines without zoneinfo
+
+	"github.com/switchboard-hq/switchboard/internal/config"
 )
 
 func main() {
@@ -29,6 +35,7 @@ commands:
   migrate        apply database migrations and exit
   token create   create an API token (--workspace W --role R)
   version        print the version
+  bench          measure this machine: a real server, HTTP clients, a no-op baseline
 
 Run "switchboard <command> -h" for a command's flags.
 `
@@ -51,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
 			return 2
 		}
 		err = tokenCreate(ctx, args[2:], stdout, stderr)
+	case "bench":
+		err = benchCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "switchboard", version())
 		return 0
@@ -61,12 +70,17 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
 		fmt.Fprintf(stderr, "switchboard: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	if err != nil {
-		if err == errUsage {
-			return 2
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, config.ErrUsage):
+		return 2 // the flag package has said what was wrong
+	default:
+		// One line per problem: a configuration error lists every bad
+		// setting at once.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(stderr, "switchboard:", line)
 		}
-		fmt.Fprintln(stderr, "switchboard:", err)
 		return 1
 	}
-	return 0
 }

@@ -2,29 +2,21 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 
 	"github.com/switchboard-hq/switchboard/internal/clock"
+	"github.com/switchboard-hq/switchboard/internal/config"
 )
 
 func migrate(ctx context.Context, args []string, stdout, stderr *os.File) error {
-	var c config
-	fs := newFlagSet("migrate", stderr, &c)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
-	}
-	if err := c.validate(); err != nil {
+	c, err := config.NewParser("migrate", config.StoreCommand, stderr).Parse(args, os.LookupEnv)
+	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, &c, clock.System{})
+	st, err := openStore(ctx, c, clock.System{})
 	if err != nil {
-		return fmt.Errorf("open store %s: %w", redactDSN(c.Database), err)
+		return fmt.Errorf("open store %s: %w", c.MaskedDatabase(), err)
 	}
 	defer st.Close()
 	if err := st.Migrate(ctx); err != nil {

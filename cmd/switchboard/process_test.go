@@ -65,8 +65,10 @@ const (
 var tokenPattern = regexp.MustCompile(`sbt_[A-Za-z0-9_-]{43}`)
 
 // addrPattern finds the listen address in the "switchboard listening" log
-// line, in text (addr=127.0.0.1:1234) and JSON ("addr":"127.0.0.1:1234").
-var addrPattern = regexp.MustCompile(`addr"?[=:]"?(127\.0\.0\.1:[0-9]+)`)
+// line, in text (addr=127.0.0.1:1234) and JSON ("addr":"127.0.0.1:1234");
+// only in that line, because the configuration logged before it holds the
+// requested address (127.0.0.1:0).
+var addrPattern = regexp.MustCompile(`switchboard listening[^\n]*?\baddr"?[=:]"?(127\.0\.0\.1:[0-9]+)`)
 
 // syncBuffer collects a child's output while it runs.
 type syncBuffer struct {

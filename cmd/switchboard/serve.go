@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,8 +12,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/switchboard-hq/switchboard/internal/clock"
+	"github.com/switchboard-hq/switchboard/internal/config"
+	"github.com/switchboard-hq/switchboard/internal/delivery"
 	"github.com/switchboard-hq/switchboard/internal/httpapi"
 	"github.com/switchboard-hq/switchboard/internal/pipeline"
+	"github.com/switchboard-hq/switchboard/internal/scheduler"
 	"github.com/switchboard-hq/switchboard/internal/store"
 	"github.com/switchboard-hq/switchboard/internal/tenancy"
 )
@@ -33,35 +34,19 @@ const (
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
-	var c config
-	fs := newFlagSet("serve", stderr, &c)
-	fs.StringVar(&c.Addr, "addr", env("SWITCHBOARD_ADDR", "127.0.0.1:8080"), "listen address (SWITCHBOARD_ADDR)")
-	fs.DurationVar(&c.SchedulerInterval, "scheduler-interval", envDuration("SWITCHBOARD_SCHEDULER_INTERVAL", 10*time.Second),
-		"how often time-based triggers, snoozes and pauses are checked, 1s..30s (SWITCHBOARD_SCHEDULER_INTERVAL)")
-	fs.BoolVar(&c.AllowPrivateTargets, "allow-private-targets", envBool("SWITCHBOARD_ALLOW_PRIVATE_TARGETS"),
-		"allow webhooks to loopback and private addresses (SWITCHBOARD_ALLOW_PRIVATE_TARGETS=1)")
-	fs.BoolVar(&c.MultiWorkspace, "multi-workspace", envBool("SWITCHBOARD_MULTI_WORKSPACE"),
-		"allow admins to create more workspaces with POST /v1/workspaces (SWITCHBOARD_MULTI_WORKSPACE=1)")
-	fs.IntVar(&c.Workers, "workers", envInt("SWITCHBOARD_WORKERS", 4), "event workers on this node (SWITCHBOARD_WORKERS)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
-	}
-	if err := c.validate(); err != nil {
+	c, err := config.NewParser("serve", config.ServeCommand, stderr).Parse(args, os.LookupEnv)
+	if err != nil {
 		return err
 	}
-	if c.Workers < 1 || c.Workers > 256 {
-		return fmt.Errorf("--workers must be between 1 and 256, not %d", c.Workers)
-	}
-	c.BootstrapToken = os.Getenv("SWITCHBOARD_BOOTSTRAP_TOKEN")
-	log := c.logger(stderr)
+	log := newLogger(c, stderr)
+	// Before anything can fail on it: what this process runs with, secrets
+	// masked (Config is a slog.LogValuer).
+	log.Info("effective configuration", "config", c)
 	clk := clock.System{}
 
-	st, err := openStore(ctx, &c, clk)
+	st, err := openStore(ctx, c, clk)
 	if err != nil {
-		return fmt.Errorf("open store %s: %w", redactDSN(c.Database), err)
+		return fmt.Errorf("open store %s: %w", c.MaskedDatabase(), err)
 	}
 	defer st.Close()
 	if err := st.Migrate(ctx); err != nil {
@@ -95,9 +80,28 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 			}
 		}
 	}
-	lease := envDuration("SWITCHBOARD_LEASE", 30*time.Second)
 	workers := pipeline.StartWorkers(st, pipeline.NewEngine(st, programs, clk), pipeline.WorkerOptions{
-		Workers: c.Workers, Lease: lease, Clock: clk, Logger: log})
+		Workers: c.Workers, Lease: c.Lease, Clock: clk, Logger: log})
+	// The scheduler enqueues the events of time-based triggers as their
+	// waits come due, every --scheduler-interval (once across nodes).
+	sched := scheduler.New(st, clk, c.SchedulerInterval, log)
+	sched.Notify = workers.Wake
+	go sched.Run(bgCtx)
+
+	// The delivery workers drain the outbox: signed pushes, send_webhook
+	// and SMTP replies, each target with its own concurrency, every
+	// outbound connection checked by the SSRF guard unless
+	// --allow-private-targets.
+	pool, err := delivery.NewPool(delivery.StoreOutbox{Store: st},
+		delivery.NewHTTPSender(delivery.HTTPConfig{Guard: &delivery.Guard{AllowPrivate: c.AllowPrivateTargets}}),
+		&delivery.SMTPSender{}, delivery.PoolConfig{Clock: clk, Logger: log, DrainTimeout: 4 * time.Second})
+	if err != nil {
+		return err
+	}
+	poolCtx, stopPool := context.WithCancel(context.Background())
+	defer stopPool()
+	poolDone := make(chan error, 1)
+	go func() { poolDone <- pool.Run(poolCtx) }()
 	committers := 1
 	if st.Dialect() == "postgres" {
 		committers = 4 // PostgreSQL takes concurrent writers; SQLite has one
@@ -134,8 +138,7 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          nil,
 	}
-	log.Info("switchboard listening", "addr", ln.Addr().String(), "database", redactDSN(c.Database),
-		"store", st.Dialect(), "version", version(), "multi_workspace", c.MultiWorkspace)
+	log.Info("switchboard listening", "addr", ln.Addr().String(), "store", st.Dialect(), "version", version())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -155,6 +158,12 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	ingester.Close()
 	if err := workers.Stop(shutdownCtx); err != nil {
 		log.Warn("workers did not stop in time; their leases will expire", "err", err)
+	}
+	// Deliveries in flight finish (or are handed back); unsent ones stay
+	// in the outbox for the next start or another node.
+	stopPool()
+	if err := <-poolDone; err != nil {
+		log.Warn("delivery workers did not stop cleanly; their leases will expire", "err", err)
 	}
 	stopBackground()
 	log.Info("stopped")

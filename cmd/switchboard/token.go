@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strconv"
 
 	"github.com/switchboard-hq/switchboard/internal/auth"
 	"github.com/switchboard-hq/switchboard/internal/clock"
+	"github.com/switchboard-hq/switchboard/internal/config"
 	"github.com/switchboard-hq/switchboard/internal/store"
 	"github.com/switchboard-hq/switchboard/internal/tenancy"
 )
@@ -17,19 +17,14 @@ import (
 // tokenCreate mints a token from the shell, for the workspace's first
 // member whose role allows it (an admin unless --member-id says otherwise).
 func tokenCreate(ctx context.Context, args []string, stdout, stderr *os.File) error {
-	var c config
-	fs := newFlagSet("token create", stderr, &c)
+	p := config.NewParser("token create", config.StoreCommand, stderr)
+	fs := p.Flags()
 	workspace := fs.String("workspace", tenancy.DefaultWorkspace, "workspace name or id")
 	role := fs.String("role", "admin", "token role: admin, supervisor or agent")
 	name := fs.String("name", "created with switchboard token create", "a name to recognise the token by")
 	memberID := fs.Int64("member-id", 0, "member the token acts for (default: the workspace's first admin)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
-	}
-	if err := c.validate(); err != nil {
+	c, err := p.Parse(args, os.LookupEnv)
+	if err != nil {
 		return err
 	}
 	r := auth.Role(*role)
@@ -37,9 +32,9 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr *os.File) er
 		return fmt.Errorf("--role must be admin, supervisor or agent, not %q", *role)
 	}
 	clk := clock.System{}
-	st, err := openStore(ctx, &c, clk)
+	st, err := openStore(ctx, c, clk)
 	if err != nil {
-		return fmt.Errorf("open store %s: %w", redactDSN(c.Database), err)
+		return fmt.Errorf("open store %s: %w", c.MaskedDatabase(), err)
 	}
 	defer st.Close()
 	if err := st.Migrate(ctx); err != nil {

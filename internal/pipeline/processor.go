@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchboard-hq/switchboard/internal/clock"
+	"github.com/switchboard-hq/switchboard/internal/delivery"
 	"github.com/switchboard-hq/switchboard/internal/engine"
 	"github.com/switchboard-hq/switchboard/internal/rules"
 	"github.com/switchboard-hq/switchboard/internal/store"
@@ -92,7 +93,13 @@ func (en *Engine) Process(ctx context.Context, e store.Event) (store.Outcome, er
 			}
 		}
 	}
+	if err := en.guardReplies(ctx, e, plan, &c.Workspace, now, skip); err != nil {
+		return store.Outcome{}, err
+	}
 	out := buildOutcome(e, plan, c, now, skip)
+	if out.Waits, err = en.waitChange(ctx, e, c); err != nil {
+		return store.Outcome{}, err
+	}
 	out.Hops, out.CausedByRules = chainOut.Hops, chainOut.CausedByRules
 	return out, nil
 }
@@ -224,15 +231,25 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 			continue
 		}
 		run := store.Run{
-			ID: newID(), WorkspaceID: e.WorkspaceID, EventID: e.ID, RuleID: pr.Rule.ID, RuleName: pr.Rule.Name,
-			ConversationID: e.ConversationID, ContactID: e.ContactID, Matched: pr.Matched, Status: store.RunNotMatched,
-			CreatedAt: now, EventType: e.EventType, EventSource: e.Source, ChannelSource: e.ChannelSource,
+			ID: store.RunID(e.ID, e.CreatedAt, pr.Rule.ID), WorkspaceID: e.WorkspaceID, EventID: e.ID,
+			RuleID: pr.Rule.ID, RuleName: pr.Rule.Name, ConversationID: e.ConversationID, ContactID: e.ContactID,
+			Matched: pr.Matched, Status: store.RunNotMatched, CreatedAt: e.CreatedAt, EventType: e.EventType,
+			EventSource: e.Source, ChannelSource: e.ChannelSource,
+		}
+		if !pr.Matched {
+			// Kept in the event's decision record, not as a row: the store
+			// needs the reason and the failing condition, not a document.
+			run.Reason, run.SettledAt = string(pr.Reason), &now
+			if pr.Reason == engine.ReasonConditionsNotMet {
+				// Copies: the plan's memory is reused by the next event.
+				run.FailedPath = strings.Clone(pr.Failure.Path)
+				run.FailedActual = append(json.RawMessage(nil), pr.Failure.Actual...)
+			}
+			out.Runs = append(out.Runs, run)
+			continue
 		}
 		res := runResult{Reason: pr.Reason, Trace: []engine.TraceEntry{}, Actions: []actionStatus{}}
-		if pr.Reason == engine.ReasonConditionsNotMet {
-			res.Trace = append(res.Trace, pr.Failure)
-		}
-		if pr.Matched {
+		{
 			run.Status = store.RunPending
 			pending := 0
 			for _, a := range pr.Actions {
@@ -240,10 +257,11 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 				if a.SkipReason != "" {
 					st.Status, st.Reason = store.DeliverySkipped, a.SkipReason
 				} else {
+					target := deliveryTarget(&c.Workspace, e, &a)
 					body, _ := json.Marshal(a)
 					d := store.Delivery{ID: newID(), WorkspaceID: e.WorkspaceID, RunID: run.ID, EventID: e.ID,
 						RuleID: pr.Rule.ID, ActionIndex: a.Index, ConversationID: e.ConversationID, ContactID: e.ContactID,
-						Action: body, Status: store.DeliveryPending, AvailableAt: now, CreatedAt: now}
+						Action: body, Target: target, Status: store.DeliveryPending, AvailableAt: now, CreatedAt: now}
 					out.Deliveries = append(out.Deliveries, d)
 					st.DeliveryID = d.ID
 					pending++
@@ -266,8 +284,6 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 					ConversationID: *e.ConversationID, Kind: "automation_applied", RuleID: pr.Rule.ID, RuleName: pr.Rule.Name,
 					EventID: e.ID, RunID: run.ID, Actions: actions, CreatedAt: now})
 			}
-		} else {
-			run.SettledAt = &now
 		}
 		run.Result, _ = json.Marshal(res)
 		out.Runs = append(out.Runs, run)
@@ -361,3 +377,183 @@ func normalizeStatus(s string) string {
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// guardReplies applies the guards of send_response (§5) to the plan's
+// matched runs, marking a reply skipped with its reason: the RFC 3834
+// guards (an automatic or bulk message, a no-reply sender), then the
+// per-recipient cooldown. The cooldown is the one thing processing
+// writes before its commit: a yes must be seen at once by every other
+// worker and node deciding a reply to the same address (two events, one
+// reply). The row names this event, so re-processing it after a crash
+// decides the same reply again.
+func (en *Engine) guardReplies(ctx context.Context, e store.Event, plan *engine.Plan, ws *store.Workspace,
+	now time.Time, skip map[int64]bool) error {
+	var (
+		in      delivery.Inbound
+		parsed  bool
+		decided bool // this event already claimed the recipient
+	)
+	for i := range plan.Runs {
+		pr := &plan.Runs[i]
+		if !pr.Matched || skip[pr.Rule.ID] {
+			continue
+		}
+		for j := range pr.Actions {
+			a := &pr.Actions[j]
+			if a.Type != rules.ActionSendResponse || a.SkipReason != "" {
+				continue
+			}
+			if !parsed {
+				in, parsed = delivery.ParseInbound(e.Payload), true
+			}
+			from := ""
+			if ws.SMTP != nil {
+				from = ws.SMTP.From
+			}
+			if reason := delivery.SkipReason(in, from); reason != "" {
+				a.SkipReason = reason
+				continue
+			}
+			if decided {
+				// One automated reply per recipient: a second rule of the
+				// same event is within the cooldown of the first.
+				a.SkipReason = SkipRecipientCooldown
+				continue
+			}
+			ok, err := en.store.ClaimReplyCooldown(ctx, e.WorkspaceID, in.Recipient(), e.ID, now)
+			if err != nil {
+				return fmt.Errorf("pipeline: unable to check the reply cooldown: %w", err)
+			}
+			if !ok {
+				a.SkipReason = SkipRecipientCooldown
+				continue
+			}
+			decided = true
+		}
+	}
+	return nil
+}
+
+// waitChange is what the event does to its conversation's waiting
+// stretches (time-based triggers): a customer message ends the wait for
+// the customer and begins (unless one is in progress) the wait for the
+// team; a team response the other way round; closing or snoozing ends
+// both. Only open
+// conversations wait, and only rules active before the message count, so
+// a new rule never fires on a conversation that was already waiting.
+// Workspaces without time-based rules skip all of it.
+func (en *Engine) waitChange(ctx context.Context, e store.Event, c *Compiled) (*store.WaitChange, error) {
+	if e.ConversationID == nil || rules.IsTimeTrigger(e.EventType) {
+		return nil, nil
+	}
+	team := c.Program.TimeRules(rules.TriggerUnansweredByTeam)
+	client := c.Program.TimeRules(rules.TriggerUnansweredByClient)
+	if len(team) == 0 && len(client) == 0 {
+		return nil, nil
+	}
+	f := readFacts(e.Payload)
+	outgoing := f.Message.Direction == "outgoing"
+	var (
+		ch    store.WaitChange
+		start []engine.TimeRule
+		kind  string
+	)
+	switch e.EventType {
+	case rules.TriggerStatusClosed, rules.TriggerStatusSnoozed:
+		return &store.WaitChange{Cancel: []string{store.WaitTeam, store.WaitClient}}, nil
+	case rules.TriggerNewConversation, rules.TriggerConversationCreated, rules.TriggerTicketCreated, rules.TriggerIncoming:
+		if outgoing {
+			ch.Cancel, start, kind = []string{store.WaitTeam}, client, store.WaitClient
+		} else {
+			ch.Cancel, start, kind = []string{store.WaitClient}, team, store.WaitTeam
+		}
+	case rules.TriggerResponse:
+		ch.Cancel, start, kind = []string{store.WaitTeam}, client, store.WaitClient
+	default:
+		return nil, nil
+	}
+	if len(start) == 0 {
+		return &ch, nil
+	}
+	status := ""
+	if s, ok := scalarString(f.Conversation.Status); ok {
+		status = normalizeStatus(s)
+	}
+	if status == "" {
+		conv, err := en.store.GetConversation(ctx, e.WorkspaceID, *e.ConversationID)
+		switch {
+		case err == nil:
+			status = conv.Status
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, fmt.Errorf("pipeline: unable to read the conversation's state: %w", err)
+		}
+	}
+	if status == "closed" || status == "snoozed" {
+		return &ch, nil // only open conversations wait
+	}
+	at := e.OccurredAt
+	for _, r := range start {
+		if r.ActivatedAt.After(at) {
+			continue // the rule did not exist (or was off) when the stretch began
+		}
+		ch.Start = append(ch.Start, store.Wait{RuleID: r.ID, Kind: kind, Since: at, DueAt: at.Add(r.Wait),
+			Payload: waitPayload(e.Payload, r, at)})
+	}
+	return &ch, nil
+}
+
+// waitPayload is the payload of the event a wait enqueues when it is due:
+// the latest known conversation, contact and message, and the trigger.
+func waitPayload(payload []byte, r engine.TimeRule, since time.Time) json.RawMessage {
+	var in map[string]json.RawMessage
+	_ = json.Unmarshal(payload, &in) // validated at ingestion
+	out := map[string]any{}
+	for _, k := range []string{"conversation", "contact", "message"} {
+		if v, ok := in[k]; ok {
+			out[k] = v
+		}
+	}
+	out["trigger"] = map[string]any{"rule_id": r.ID, "duration": formatWait(r.Wait),
+		"waiting_since": since.UTC().Format("2006-01-02T15:04:05.000Z")}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+// formatWait writes a wait as trigger_data does ("2 hours").
+func formatWait(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "days"}, {time.Hour, "hours"}, {time.Minute, "minutes"}} {
+		if d%u.d == 0 {
+			return fmt.Sprintf("%d %s", d/u.d, u.name)
+		}
+	}
+	return d.String()
+}
+
+// SkipRecipientCooldown is the skip reason of a send_response to an
+// address that got an automated reply in the last hour.
+const SkipRecipientCooldown = "recipient_cooldown"
+
+// deliveryTarget decides where an action goes, as its workspace is set
+// up when the action is decided: a send_webhook to its URL; an auto-reply
+// by the workspace's SMTP server when it has one; every other
+// conversation action to the actions_url, or, without one, into the pull
+// outbox (nil).
+func deliveryTarget(ws *store.Workspace, e store.Event, a *engine.PlannedAction) *string {
+	key := func(k string) *string { return &k }
+	switch a.Type {
+	case rules.ActionSendWebhook:
+		return key(delivery.TargetKey(e.WorkspaceID, a.URL))
+	case rules.ActionSendResponse:
+		// Its guards ran before (guardReplies).
+		if ws.SMTP != nil {
+			return key(delivery.SMTPTargetKey(e.WorkspaceID, delivery.SMTPOf(*ws.SMTP)))
+		}
+	}
+	if ws.ActionsURL != nil && *ws.ActionsURL != "" {
+		return key(delivery.TargetKey(e.WorkspaceID, *ws.ActionsURL))
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/switchboard-hq/switchboard/internal/engine"
 	"github.com/switchboard-hq/switchboard/internal/store"
@@ -23,22 +24,39 @@ type Compiled struct {
 // change, not once per event. Invalidate is called when a rule, the
 // control record, a member or a tag changes — on PostgreSQL by every node,
 // through the store's change feed.
+//
+// A notification can be lost (the listening connection was down, or the
+// node that made the change died between its commit and its NOTIFY), so
+// the cache does not rely on it alone: an entry older than Recheck is
+// checked against the workspace's rules version, which the store moves
+// inside every transaction that changes what rules depend on. A change
+// is therefore used within Recheck on every node, notification or not.
 type Programs struct {
 	store store.Store
+	// Recheck is how long a compiled entry is trusted without reading the
+	// workspace's rules version (default DefaultRecheck).
+	Recheck time.Duration
+	now     func() time.Time
 
 	mu      sync.Mutex
 	entries map[int64]*programEntry
 }
 
+// DefaultRecheck keeps a missed change notification within the contract's
+// one second: one version read per workspace and node every half second.
+const DefaultRecheck = 500 * time.Millisecond
+
 type programEntry struct {
 	gen      uint64 // bumped by Invalidate
 	compiled *Compiled
+	version  int64         // the rules version compiled
+	checked  time.Time     // when version was last read equal
 	loading  chan struct{} // closed when the load in flight ends
 }
 
 // NewPrograms returns an empty cache.
 func NewPrograms(s store.Store) *Programs {
-	return &Programs{store: s, entries: map[int64]*programEntry{}}
+	return &Programs{store: s, Recheck: DefaultRecheck, now: time.Now, entries: map[int64]*programEntry{}}
 }
 
 // Invalidate drops a workspace's compiled rules; the next Get recompiles.
@@ -73,9 +91,28 @@ func (p *Programs) Get(ctx context.Context, workspaceID int64) (*Compiled, error
 			p.entries[workspaceID] = e
 		}
 		if e.compiled != nil {
-			c := e.compiled
+			c, gen, version := e.compiled, e.gen, e.version
+			if p.now().Sub(e.checked) < p.Recheck {
+				p.mu.Unlock()
+				return c, nil
+			}
 			p.mu.Unlock()
-			return c, nil
+			v, err := p.store.RulesVersion(ctx, workspaceID)
+			if err != nil {
+				return nil, fmt.Errorf("pipeline: check the rules version of workspace %d: %w", workspaceID, err)
+			}
+			p.mu.Lock()
+			if e.gen == gen && e.compiled == c {
+				if v == version {
+					e.checked = p.now()
+					p.mu.Unlock()
+					return c, nil
+				}
+				e.gen++ // changed without a notification reaching us
+				e.compiled = nil
+			}
+			p.mu.Unlock()
+			continue
 		}
 		if e.loading != nil {
 			wait := e.loading
@@ -92,14 +129,23 @@ func (p *Programs) Get(ctx context.Context, workspaceID int64) (*Compiled, error
 		e.loading = done
 		p.mu.Unlock()
 
-		c, err := compileWorkspace(ctx, p.store, workspaceID)
+		// The version is read before the rules: a change committed while
+		// compiling is then seen as newer at the next check.
+		checked := p.now()
+		version, err := p.store.RulesVersion(ctx, workspaceID)
+		var c *Compiled
+		if err == nil {
+			c, err = compileWorkspace(ctx, p.store, workspaceID)
+		} else {
+			err = fmt.Errorf("pipeline: read the rules version of workspace %d: %w", workspaceID, err)
+		}
 
 		p.mu.Lock()
 		e.loading = nil
 		// A change that arrived while compiling makes this result stale:
 		// keep it for this caller, not for the next.
 		if err == nil && e.gen == gen {
-			e.compiled = c
+			e.compiled, e.version, e.checked = c, version, checked
 		}
 		p.mu.Unlock()
 		close(done)

@@ -102,13 +102,16 @@ type Claim struct {
 	Fence int64
 }
 
-// Run is the record of one rule evaluated for one event.
+// Run is the record of one rule evaluated for one event. Its id is
+// RunID(event, rule) and its CreatedAt the event's created_at (see
+// decisions.go): the store sets both.
 type Run struct {
 	ID             string // UUIDv7
 	WorkspaceID    int64
 	EventID        string
 	RuleID         int64
 	RuleName       string
+	RuleVersion    int
 	ConversationID *string
 	ContactID      *string
 	Matched        bool
@@ -121,6 +124,14 @@ type Run struct {
 	EventSource    string
 	EventStatus    string // read from the event when listing
 	ChannelSource  *string
+
+	// Reason, FailedPath and FailedActual are what a run that did not
+	// match records (its Result is built from them when it is read):
+	// the reason, and for conditions_not_met the failing condition's path
+	// and the value it read.
+	Reason       string
+	FailedPath   string
+	FailedActual json.RawMessage
 }
 
 // Delivery is one action waiting to reach the host (the outbox).
@@ -134,11 +145,14 @@ type Delivery struct {
 	ConversationID *string
 	ContactID      *string
 	Action         json.RawMessage // the push body's "action"
-	Status         string
-	Attempts       int
-	LastError      *string
-	AvailableAt    time.Time
-	CreatedAt      time.Time
+	// Target is where the delivery goes (see delivery.TargetKey): a
+	// receiver or an SMTP server; nil keeps it in the pull outbox.
+	Target      *string
+	Status      string
+	Attempts    int
+	LastError   *string
+	AvailableAt time.Time
+	CreatedAt   time.Time
 }
 
 // Activity is an entry of a conversation's timeline.
@@ -204,6 +218,9 @@ type Outcome struct {
 	// CausedByRules is the rule chain that led to the event (see
 	// DeliveryOrigin), kept with it for the events it causes in turn.
 	CausedByRules []int64
+	// Waits changes the event's conversation's waiting stretches (time-based
+	// triggers, waits.go); nil leaves them.
+	Waits *WaitChange
 }
 
 // Completion is one claimed event's outcome.
@@ -289,6 +306,9 @@ type Events interface {
 	// An unknown delivery is ErrNotFound.
 	DeliveryOrigin(ctx context.Context, workspaceID int64, deliveryID string) (chain []int64, hops int, err error)
 	GetConversation(ctx context.Context, workspaceID int64, id string) (Conversation, error)
+	// ClaimReplyCooldown decides whether an event may send an automated
+	// reply to an address (see ReplyCooldown); a yes is recorded at once.
+	ClaimReplyCooldown(ctx context.Context, workspaceID int64, address, eventID string, at time.Time) (bool, error)
 }
 
 // ChangeFeed is implemented by stores that several nodes share

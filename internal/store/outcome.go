@@ -16,13 +16,65 @@ import (
 // the batch so that each table takes one multi-row statement, and
 // de-duplicated so that no statement touches a row twice.
 type OutcomeRows struct {
+	// Runs are the matched runs: a run that did not match is only in its
+	// event's record.
 	Runs          []Run
 	Deliveries    []Delivery
 	Activities    []Activity
 	Counters      []CounterRow   // one per rule, by rule id
 	Cooldowns     []CooldownRow  // one per (rule, key), by rule id then key
 	Conversations []Conversation // one per conversation, by workspace then id
+	Rollups       []RollupRow    // one per (workspace, rule, hour), by rule then hour
+	// WaitCancels end stretches (before WaitStarts begin others).
+	WaitCancels []WaitCancel
+	WaitStarts  []Wait
 }
+
+// EventRecord is the decision record a completed event keeps (see
+// decisions.go); both columns are NULL when no rule ran.
+type EventRecord struct {
+	RuleIDs   *string // decided_rules
+	Decisions []byte  // decisions
+}
+
+// RecordOf is the record an outcome leaves in its event's row: each
+// evaluated rule once (the first run of a rule wins, as for the rows).
+// The fence check writes it together with the final status.
+func RecordOf(o *Outcome) (EventRecord, error) {
+	if len(o.Runs) == 0 {
+		return EventRecord{}, nil
+	}
+	ds := make([]Decision, 0, len(o.Runs))
+	for _, r := range o.Runs {
+		if slices.ContainsFunc(ds, func(d Decision) bool { return d.RuleID == r.RuleID }) {
+			continue
+		}
+		ds = append(ds, Decision{RuleID: r.RuleID, RuleVersion: r.RuleVersion, Matched: r.Matched,
+			Reason: r.Reason, Path: r.FailedPath, Actual: r.FailedActual})
+	}
+	ids, blob, err := EncodeDecisions(ds)
+	if err != nil {
+		return EventRecord{}, err
+	}
+	return EventRecord{RuleIDs: &ids, Decisions: blob}, nil
+}
+
+// RollupRow adds to a rule's hourly run counts: runs evaluated, matched,
+// and of those settled as executed or failed. Hour is the run's
+// created_at (its event's) in whole hours since the Unix epoch. Listing
+// totals and statistics read them instead of counting runs.
+type RollupRow struct {
+	WorkspaceID int64
+	RuleID      int64
+	Hour        int64
+	Evaluated   int64
+	Matched     int64
+	Executed    int64
+	Failed      int64
+}
+
+// HourOf is the rollup hour of a time.
+func HourOf(t time.Time) int64 { return t.UnixMilli() / 3_600_000 }
 
 type CounterRow struct {
 	WorkspaceID int64
@@ -49,6 +101,8 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 		counters = map[int64]*CounterRow{}
 		cools    = map[coolKey]*CooldownRow{}
 		convs    = map[convKey]*Conversation{}
+		rollups  = map[rollKey]*RollupRow{}
+		renamed  = map[string]string{} // run ids the caller chose → RunID
 	)
 	for i, it := range items {
 		if !accepted[i] {
@@ -56,6 +110,8 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 		}
 		ev, o := it.Claim.Event, &it.Outcome
 		ws := ev.WorkspaceID
+		created := msUTC(ev.CreatedAt)
+		hour := HourOf(created)
 		for _, r := range o.Runs {
 			k := runKey{ev.ID, r.RuleID}
 			if runKeys[k] {
@@ -63,16 +119,39 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 				continue
 			}
 			runKeys[k] = true
-			r.WorkspaceID, r.EventID = ws, ev.ID
+			id := RunID(ev.ID, created, r.RuleID)
+			if r.ID != id {
+				renamed[r.ID] = id
+			}
+			r.ID, r.WorkspaceID, r.EventID = id, ws, ev.ID
 			r.ConversationID, r.ContactID, r.ChannelSource = ev.ConversationID, ev.ContactID, ev.ChannelSource
 			r.EventType, r.EventSource = ev.EventType, ev.Source
-			r.CreatedAt = orNow(r.CreatedAt, now)
+			r.CreatedAt = created
+			roll := rollups[rollKey{r.RuleID, hour}]
+			if roll == nil {
+				roll = &RollupRow{WorkspaceID: ws, RuleID: r.RuleID, Hour: hour}
+				rollups[rollKey{r.RuleID, hour}] = roll
+			}
+			roll.Evaluated++
+			if !r.Matched {
+				continue
+			}
+			roll.Matched++
+			switch r.Status {
+			case RunExecuted:
+				roll.Executed++
+			case RunFailed:
+				roll.Failed++
+			}
 			if len(r.Result) == 0 {
 				r.Result = json.RawMessage(`{}`)
 			}
 			out.Runs = append(out.Runs, r)
 		}
 		for _, d := range o.Deliveries {
+			if id, ok := renamed[d.RunID]; ok {
+				d.RunID = id
+			}
 			k := delKey{d.RunID, d.ActionIndex}
 			if dropped[d.RunID] || delKeys[k] {
 				continue
@@ -89,6 +168,9 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 			out.Deliveries = append(out.Deliveries, d)
 		}
 		for _, a := range o.Activities {
+			if id, ok := renamed[a.RunID]; ok {
+				a.RunID = id
+			}
 			if dropped[a.RunID] {
 				continue
 			}
@@ -119,6 +201,19 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 				acc.MatchedAt = at
 			}
 		}
+		if w := o.Waits; w != nil && ev.ConversationID != nil {
+			for _, kind := range w.Cancel {
+				out.WaitCancels = append(out.WaitCancels, WaitCancel{WorkspaceID: ws, ConversationID: *ev.ConversationID, Kind: kind})
+			}
+			for _, st := range w.Start {
+				st.WorkspaceID, st.ConversationID, st.Fired = ws, *ev.ConversationID, false
+				st.Since, st.DueAt = msUTC(st.Since), msUTC(st.DueAt)
+				if len(st.Payload) == 0 {
+					st.Payload = json.RawMessage(`{}`)
+				}
+				out.WaitStarts = append(out.WaitStarts, st)
+			}
+		}
 		if o.Conversation != nil {
 			c := *o.Conversation
 			if c.Priority != nil && *c.Priority == "" {
@@ -147,6 +242,13 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 	for _, c := range convs {
 		out.Conversations = append(out.Conversations, *c)
 	}
+	for _, r := range rollups {
+		out.Rollups = append(out.Rollups, *r)
+	}
+	slices.SortFunc(out.Rollups, func(a, b RollupRow) int {
+		return cmp.Or(cmp.Compare(a.RuleID, b.RuleID), cmp.Compare(a.Hour, b.Hour))
+	})
+
 	slices.SortFunc(out.Conversations, func(a, b Conversation) int {
 		return cmp.Or(cmp.Compare(a.WorkspaceID, b.WorkspaceID), cmp.Compare(a.ID, b.ID))
 	})
@@ -161,6 +263,10 @@ type (
 	delKey struct {
 		runID string
 		index int
+	}
+	rollKey struct {
+		ruleID int64
+		hour   int64
 	}
 	coolKey struct {
 		ruleID int64
@@ -219,6 +325,12 @@ func CheckOutcome(o *Outcome) error {
 	for _, r := range o.Runs {
 		if !slices.Contains(runStatuses, r.Status) {
 			return fmt.Errorf("run status %q: %w", r.Status, errBadStatus)
+		}
+		if !slices.Contains(reasons, r.Reason) || (!r.Matched && r.Reason == "") {
+			return fmt.Errorf("run reason %q: %w", r.Reason, errBadStatus)
+		}
+		if !ValidDoc(r.FailedActual) || !ValidText(r.FailedPath) {
+			return errDoc("run trace")
 		}
 		if err := checkIDs("run", r.ID); err != nil {
 			return err

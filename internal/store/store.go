@@ -52,6 +52,8 @@ type Store interface {
 	Rules
 	Controls
 	Events
+	Outbox
+	Waits
 
 	// Dialect names the implementation: "sqlite" or "postgres".
 	Dialect() string
@@ -62,6 +64,34 @@ type Store interface {
 	Ready(ctx context.Context) error
 	// Close releases connections.
 	Close() error
+}
+
+// Outbox is the deliveries of decided actions: pushed by the delivery
+// workers, or claimed by the host (the pull outbox). See deliveries.go.
+type Outbox interface {
+	// ClaimPushDeliveries leases due push deliveries (see PushClaim).
+	ClaimPushDeliveries(ctx context.Context, c PushClaim) ([]PushDelivery, error)
+	// SettleDelivery records the end of an attempt and moves its run.
+	SettleDelivery(ctx context.Context, st Settlement) error
+	// ClaimOutbox leases due pull deliveries of a workspace to owner.
+	ClaimOutbox(ctx context.Context, workspaceID int64, owner string, now time.Time, limit int, lease time.Duration) ([]Delivery, error)
+	// AckOutbox marks a pull delivery succeeded (idempotent).
+	AckOutbox(ctx context.Context, workspaceID int64, id string, at time.Time) (Delivery, error)
+	// FailOutbox records a failed attempt of a pull delivery.
+	FailOutbox(ctx context.Context, workspaceID int64, id, msg string, retry bool, at, next time.Time) (Delivery, error)
+	GetDelivery(ctx context.Context, workspaceID int64, id string) (Delivery, error)
+	ListDeliveries(ctx context.Context, workspaceID int64, f DeliveryFilter, q ListQuery) ([]Delivery, int, error)
+}
+
+// Waits are the waiting stretches of time-based triggers (waits.go); the
+// completion of an event writes them (Outcome.Waits).
+type Waits interface {
+	// DueWaits returns up to limit waits due at now that have not fired.
+	DueWaits(ctx context.Context, now time.Time, limit int) ([]Wait, error)
+	// MarkWaitsFired records that the waits' events were enqueued.
+	MarkWaitsFired(ctx context.Context, ws []Wait) error
+	// ConversationWaits returns a conversation's waits.
+	ConversationWaits(ctx context.Context, workspaceID int64, conversationID string) ([]Wait, error)
 }
 
 // Page asks for one page of an offset-paginated list.
@@ -105,7 +135,8 @@ type Workspaces interface {
 	// member and that member's token (tokenHash is the token's HashToken).
 	CreateWorkspace(ctx context.Context, p NewWorkspace) (Workspace, Member, Token, error)
 	GetWorkspace(ctx context.Context, id int64) (Workspace, error)
-	// GetWorkspaceByName finds a workspace by its unique name.
+	// GetWorkspaceByName finds the one workspace with that name (names are
+	// display names: several is ErrAmbiguousName).
 	GetWorkspaceByName(ctx context.Context, name string) (Workspace, error)
 	// CountWorkspaces tells whether the store is empty (bootstrap).
 	CountWorkspaces(ctx context.Context) (int, error)
@@ -114,6 +145,11 @@ type Workspaces interface {
 	// RotateSecret makes newSecret current and keeps the old one valid until
 	// graceUntil.
 	RotateSecret(ctx context.Context, workspaceID int64, newSecret string, graceUntil time.Time) (Workspace, error)
+	// RulesVersion is a number that moves inside every transaction that
+	// changes what the workspace's compiled rules depend on (rules, the
+	// control record, members, tags, the timezone), so a cache can be
+	// checked with one read.
+	RulesVersion(ctx context.Context, workspaceID int64) (int64, error)
 }
 
 // NewWorkspace is what CreateWorkspace needs.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -247,8 +248,8 @@ func (s *Store) ListEvents(ctx context.Context, workspaceID int64, f store.Event
 		}
 	}
 	if f.RuleID != 0 {
-		where += ` AND e.id IN (SELECT r.event_id FROM runs r WHERE r.workspace_id = ` + a.add(workspaceID) +
-			` AND r.rule_id = ` + a.add(f.RuleID) + `)`
+		// The events whose decision record names the rule (store.EncodeDecisions).
+		where += ` AND e.decided_rules LIKE ` + a.add("%,"+strconv.FormatInt(f.RuleID, 10)+",%")
 	}
 	countArgs := len(a)
 	page, err := listOrder(q, "e", &a, "created_at", "id", "processed_at", "attempts")

@@ -34,6 +34,8 @@ type Options struct {
 
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
+	*store.SQL // the transaction scripts both dialects share
+
 	pool  *pgxpool.Pool
 	clock clock.Clock
 }
@@ -60,7 +62,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if clk == nil {
 		clk = clock.System{}
 	}
-	return &Store{pool: pool, clock: clk}, nil
+	return &Store{SQL: store.NewSQL(driver{pool: pool}, clk), pool: pool, clock: clk}, nil
 }
 
 // Pool returns the connection pool, for what the store interface does not

@@ -161,28 +161,49 @@ const (
 	// nothing and is refused.
 	finishEvents = `
 		UPDATE events e SET status = u.status, processed_at = $7, hops = u.hops,
-			caused_by_rules = u.chain::bigint[], error = NULL,
-			lease_owner = NULL, lease_fence = NULL, lease_expires_at = NULL
-		FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::integer[], $6::text[])
-			AS u (id, workspace_id, fence, status, hops, chain)
+			caused_by_rules = u.chain::bigint[], decided_rules = u.decided_rules, decisions = u.decisions,
+			error = NULL, lease_owner = NULL, lease_fence = NULL, lease_expires_at = NULL
+		FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::integer[], $6::text[], $8::text[],
+			$9::bytea[])
+			AS u (id, workspace_id, fence, status, hops, chain, decided_rules, decisions)
 		WHERE e.id = u.id AND e.workspace_id = u.workspace_id
 		  AND e.status = 'processing' AND e.lease_fence = u.fence
 		RETURNING e.id`
 
 	insertRuns = `
 		INSERT INTO runs (id, workspace_id, event_id, rule_id, rule_name, conversation_id, contact_id,
-			matched, executed, status, result, created_at, settled_at, event_type, event_source, channel_source)
+			matched, executed, status, result, created_at, settled_at, event_type, event_source, channel_source,
+			rule_version)
 		SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::bigint[], $5::text[], $6::text[],
 			$7::text[], $8::boolean[], $9::boolean[], $10::text[], $11::text[], $12::timestamptz[],
-			$13::timestamptz[], $14::text[], $15::text[], $16::text[])
+			$13::timestamptz[], $14::text[], $15::text[], $16::text[], $17::integer[])
 		ON CONFLICT DO NOTHING`
+
+	// Stretches that end, then those that begin (keeping one in progress).
+	cancelWaits = `
+		DELETE FROM waits w USING unnest($1::bigint[], $2::text[], $3::text[]) AS c (workspace_id, conversation_id, kind)
+		WHERE w.workspace_id = c.workspace_id AND w.conversation_id = c.conversation_id AND w.kind = c.kind`
+	startWaits = `
+		INSERT INTO waits (workspace_id, conversation_id, rule_id, kind, since, due_at, payload, fired)
+		SELECT *, false FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::timestamptz[],
+			$6::timestamptz[], $7::text[])
+		ON CONFLICT (workspace_id, conversation_id, rule_id) DO NOTHING`
+
+	// The hourly run counts add up, in key order (see CompleteEvents).
+	upsertRollups = `
+		INSERT INTO run_rollups AS r (workspace_id, rule_id, hour, evaluated, matched, executed, failed)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
+			$7::bigint[])
+		ON CONFLICT (workspace_id, rule_id, hour) DO UPDATE SET
+			evaluated = r.evaluated + excluded.evaluated, matched = r.matched + excluded.matched,
+			executed = r.executed + excluded.executed, failed = r.failed + excluded.failed`
 
 	insertDeliveries = `
 		INSERT INTO deliveries (id, workspace_id, run_id, event_id, rule_id, action_index, conversation_id,
-			contact_id, action, status, attempts, last_error, available_at, created_at)
+			contact_id, action, status, attempts, last_error, available_at, created_at, target)
 		SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::bigint[], $6::integer[],
 			$7::text[], $8::text[], $9::text[], $10::text[], $11::integer[], $12::text[], $13::timestamptz[],
-			$14::timestamptz[])
+			$14::timestamptz[], $15::text[])
 		ON CONFLICT DO NOTHING`
 
 	insertActivities = `
@@ -261,10 +282,18 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 		statuses, chains = make([]string, n), make([]*string, n)
 		ws, fences       = make([]int64, n), make([]int64, n)
 		hops             = make([]int32, n)
+		decided          = make([]*string, n)
+		decisions        = make([][]byte, n)
 	)
 	for k, id := range ids {
 		it := &items[byID[id]]
 		ws[k], fences[k] = it.Claim.Event.WorkspaceID, it.Claim.Fence
+		rec, err := store.RecordOf(&it.Outcome)
+		if err != nil {
+			errs[byID[id]] = err // refused alone:
+			fences[k] = -1       // no claim holds a negative fence, so its row is not updated
+		}
+		decided[k], decisions[k] = rec.RuleIDs, rec.Decisions
 		statuses[k], hops[k] = it.Outcome.Status, int32(it.Outcome.Hops)
 		if it.Outcome.CausedByRules != nil {
 			chains[k] = ptr(int64Array(it.Outcome.CausedByRules))
@@ -276,7 +305,7 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 		clear(accepted)
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
-		b.Queue(finishEvents, ids, ws, fences, statuses, hops, chains, now)
+		b.Queue(finishEvents, ids, ws, fences, statuses, hops, chains, now, decided, decisions)
 		br := conn.SendBatch(ctx, b)
 		if _, err := br.Exec(); err != nil {
 			br.Close()
@@ -300,7 +329,9 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 			return err
 		}
 		for _, id := range done {
-			accepted[byID[id]] = true
+			if i := byID[id]; errs[i] == nil {
+				accepted[i] = true
+			}
 		}
 		b, err = outcomeBatch(store.FlattenOutcomes(items, accepted, now))
 		if err != nil {
@@ -341,6 +372,7 @@ func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
 			matched, executed                        = make([]bool, n), make([]bool, n)
 			created                                  = make([]time.Time, n)
 			settled                                  = make([]*time.Time, n)
+			versions                                 = make([]int32, n)
 		)
 		for i := range r.Runs {
 			x := &r.Runs[i]
@@ -348,9 +380,37 @@ func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
 			convs[i], contacts[i], matched[i], executed[i], statuses[i] = x.ConversationID, x.ContactID, x.Matched, x.Executed, x.Status
 			results[i], created[i], settled[i] = string(x.Result), x.CreatedAt, tsPtr(x.SettledAt)
 			types[i], sources[i], channels[i] = x.EventType, x.EventSource, x.ChannelSource
+			versions[i] = int32(x.RuleVersion)
 		}
 		b.Queue(insertRuns, ids, ws, events, rules, names, convs, contacts, matched, executed, statuses, results,
-			created, settled, types, sources, channels)
+			created, settled, types, sources, channels, versions)
+	}
+	if n := len(r.WaitCancels); n > 0 {
+		ws, convs, kinds := make([]int64, n), make([]string, n), make([]string, n)
+		for i, c := range r.WaitCancels {
+			ws[i], convs[i], kinds[i] = c.WorkspaceID, c.ConversationID, c.Kind
+		}
+		b.Queue(cancelWaits, ws, convs, kinds)
+	}
+	if n := len(r.WaitStarts); n > 0 {
+		ws, convs, kinds, payloads := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
+		rules, since, due := make([]int64, n), make([]time.Time, n), make([]time.Time, n)
+		for i, w := range r.WaitStarts {
+			ws[i], convs[i], rules[i], kinds[i] = w.WorkspaceID, w.ConversationID, w.RuleID, w.Kind
+			since[i], due[i], payloads[i] = w.Since, w.DueAt, string(w.Payload)
+		}
+		b.Queue(startWaits, ws, convs, rules, kinds, since, due, payloads)
+	}
+	if n := len(r.Rollups); n > 0 {
+		cols := make([][]int64, 7)
+		for i := range cols {
+			cols[i] = make([]int64, n)
+		}
+		for i, x := range r.Rollups {
+			cols[0][i], cols[1][i], cols[2][i], cols[3][i] = x.WorkspaceID, x.RuleID, x.Hour, x.Evaluated
+			cols[4][i], cols[5][i], cols[6][i] = x.Matched, x.Executed, x.Failed
+		}
+		b.Queue(upsertRollups, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6])
 	}
 	if n := len(r.Deliveries); n > 0 {
 		ids, err := parseIDs(r.Deliveries, func(d *store.Delivery) string { return d.ID })
@@ -370,6 +430,7 @@ func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
 			indexes, attempts          = make([]int32, n), make([]int32, n)
 			convs, contacts, lastError = make([]*string, n), make([]*string, n), make([]*string, n)
 			actions, statuses          = make([]string, n), make([]string, n)
+			targets                    = make([]*string, n)
 			available, created         = make([]time.Time, n), make([]time.Time, n)
 		)
 		for i := range r.Deliveries {
@@ -377,9 +438,10 @@ func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
 			ws[i], rules[i], indexes[i] = d.WorkspaceID, d.RuleID, int32(d.ActionIndex)
 			convs[i], contacts[i], actions[i], statuses[i] = d.ConversationID, d.ContactID, string(d.Action), d.Status
 			attempts[i], lastError[i], available[i], created[i] = int32(d.Attempts), d.LastError, d.AvailableAt, d.CreatedAt
+			targets[i] = d.Target
 		}
 		b.Queue(insertDeliveries, ids, ws, runs, events, rules, indexes, convs, contacts, actions, statuses, attempts,
-			lastError, available, created)
+			lastError, available, created, targets)
 	}
 	if n := len(r.Activities); n > 0 {
 		ids, err := parseIDs(r.Activities, func(a *store.Activity) string { return a.ID })

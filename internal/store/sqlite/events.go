@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -259,8 +260,9 @@ func (s *Store) ListEvents(ctx context.Context, workspaceID int64, f store.Event
 		}
 	}
 	if f.RuleID != 0 {
-		where += ` AND e.id IN (SELECT r.event_id FROM runs r WHERE r.workspace_id = ? AND r.rule_id = ?)`
-		args = append(args, workspaceID, f.RuleID)
+		// The events whose decision record names the rule (store.EncodeDecisions).
+		where += ` AND e.decided_rules LIKE ?`
+		args = append(args, "%,"+strconv.FormatInt(f.RuleID, 10)+",%")
 	}
 	var (
 		out   []store.Event

@@ -27,7 +27,10 @@ func (s *Store) Pragmas(ctx context.Context) Pragmas {
 
 // ContainingPlan returns SQLite's plan for ContactListsContaining's query.
 func (s *Store) ContainingPlan(ctx context.Context) (string, error) {
-	return s.plan(ctx, containingQuery, 1, "a@b.test", "[1,2,3]")
+	return s.plan(ctx, `
+		SELECT list_id FROM contact_list_members
+		WHERE workspace_id = $1 AND email = $2 AND list_id IN (SELECT value FROM json_each($3))
+		ORDER BY list_id`, 1, "a@b.test", "[1,2,3]")
 }
 
 // QueuePlans returns SQLite's plans for the queue's hot statements, by

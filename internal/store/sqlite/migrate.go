@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/switchboard-hq/switchboard/internal/store"
@@ -43,6 +44,16 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return wrap("create schema_migrations", err)
 	}
 	for _, m := range steps {
+		// A step that rebuilds a table others reference runs with foreign
+		// keys off (SQLite ignores the pragma inside a transaction, so it
+		// is set around it, on the one writer connection) and checks them
+		// itself before committing.
+		noFK := strings.HasPrefix(m.SQL, "-- foreign_keys: off")
+		if noFK {
+			if _, err := s.write.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+				return wrap("apply migration "+m.Name, err)
+			}
+		}
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
 			var applied bool
 			err := tx.QueryRowContext(ctx,
@@ -53,16 +64,48 @@ func (s *Store) Migrate(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
+			if noFK {
+				if err := foreignKeyCheck(ctx, tx); err != nil {
+					return err
+				}
+			}
 			_, err = tx.ExecContext(ctx,
 				`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 				m.Version, m.Name, ms(s.now()))
 			return err
 		})
+		if noFK {
+			if _, ferr := s.write.ExecContext(ctx, `PRAGMA foreign_keys = ON`); ferr != nil && err == nil {
+				err = ferr
+			}
+		}
 		if err != nil {
 			return wrap("apply migration "+m.Name, err)
 		}
 	}
 	return nil
+}
+
+// foreignKeyCheck fails when any row references a parent that does not
+// exist, as the foreign keys would have refused.
+func foreignKeyCheck(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var (
+			table, parent string
+			rowid         sql.NullInt64
+			fk            int
+		)
+		if err := rows.Scan(&table, &rowid, &parent, &fk); err != nil {
+			return err
+		}
+		return fmt.Errorf("row %d of %s references a missing row of %s", rowid.Int64, table, parent)
+	}
+	return rows.Err()
 }
 
 // Ready reports whether the database answers and every embedded migration

@@ -126,11 +126,13 @@ var (
 	// item whose event is no longer processing under its fence updates
 	// nothing and is refused.
 	finishEvents = multiRow{
-		prefix: `WITH done (id, workspace_id, fence, status, hops, caused_by_rules, processed_at) AS (VALUES `,
-		width:  7,
+		prefix: `WITH done (id, workspace_id, fence, status, hops, caused_by_rules, processed_at, decided_rules,
+			decisions) AS (VALUES `,
+		width: 9,
 		suffix: `)
 			UPDATE events SET status = done.status, processed_at = done.processed_at, hops = done.hops,
-				caused_by_rules = done.caused_by_rules, error = NULL,
+				caused_by_rules = done.caused_by_rules, decided_rules = done.decided_rules,
+				decisions = done.decisions, error = NULL,
 				lease_owner = NULL, lease_fence = NULL, lease_expires_at = NULL
 			FROM done
 			WHERE events.id = done.id AND events.workspace_id = done.workspace_id
@@ -140,10 +142,27 @@ var (
 
 	insertRuns = multiRow{prefix: `INSERT INTO runs (id, workspace_id, event_id, rule_id, rule_name,
 		conversation_id, contact_id, matched, executed, status, result, created_at, settled_at, event_type,
-		event_source, channel_source) VALUES `, width: 16, suffix: ` ON CONFLICT DO NOTHING`}
+		event_source, channel_source, rule_version) VALUES `, width: 17, suffix: ` ON CONFLICT DO NOTHING`}
+
+	// Stretches that end, then those that begin (keeping one in progress).
+	cancelWaits = multiRow{prefix: `DELETE FROM waits WHERE workspace_id = ? AND conversation_id = ? AND kind = ?`}
+	startWaits  = multiRow{
+		prefix: `INSERT INTO waits (workspace_id, conversation_id, rule_id, kind, since, due_at, payload, fired) VALUES `,
+		width:  8,
+		suffix: ` ON CONFLICT (workspace_id, conversation_id, rule_id) DO NOTHING`,
+	}
+
+	// The hourly run counts add up.
+	upsertRollups = multiRow{
+		prefix: `INSERT INTO run_rollups (workspace_id, rule_id, hour, evaluated, matched, executed, failed) VALUES `,
+		width:  7,
+		suffix: ` ON CONFLICT (workspace_id, rule_id, hour) DO UPDATE SET
+			evaluated = evaluated + excluded.evaluated, matched = matched + excluded.matched,
+			executed = executed + excluded.executed, failed = failed + excluded.failed`,
+	}
 	insertDeliveries = multiRow{prefix: `INSERT INTO deliveries (id, workspace_id, run_id, event_id, rule_id,
 		action_index, conversation_id, contact_id, action, status, attempts, last_error, available_at,
-		created_at) VALUES `, width: 14, suffix: ` ON CONFLICT DO NOTHING`}
+		created_at, target) VALUES `, width: 15, suffix: ` ON CONFLICT DO NOTHING`}
 	insertActivities = multiRow{prefix: `INSERT INTO activities (id, workspace_id, conversation_id, kind, rule_id,
 		rule_name, event_id, run_id, actions, created_at) VALUES `, width: 10, suffix: ` ON CONFLICT DO NOTHING`}
 
@@ -193,7 +212,7 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 	now := s.now()
 	accepted := make([]bool, len(items))
 	s.prepare(ctx, finishEvents, insertRuns, insertDeliveries, insertActivities, moveCounters, upsertCooldowns,
-		upsertConversations)
+		upsertConversations, upsertRollups, startWaits)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		clear(accepted)
 		byID := make(map[string]int, len(items))
@@ -215,8 +234,13 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 				}
 				chain = string(b)
 			}
+			rec, err := store.RecordOf(&it.Outcome)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
 			args = append(args, it.Claim.Event.ID, it.Claim.Event.WorkspaceID, it.Claim.Fence,
-				it.Outcome.Status, it.Outcome.Hops, chain, ms(now))
+				it.Outcome.Status, it.Outcome.Hops, chain, ms(now), rec.RuleIDs, rec.Decisions)
 		}
 		err := s.queryRows(ctx, tx, finishEvents, args, func(r *sql.Rows) error {
 			var id string
@@ -251,16 +275,36 @@ func (s *Store) writeOutcomes(ctx context.Context, tx *sql.Tx, r store.OutcomeRo
 		run := &r.Runs[i]
 		args = append(args, run.ID, run.WorkspaceID, run.EventID, run.RuleID, run.RuleName, run.ConversationID,
 			run.ContactID, run.Matched, run.Executed, run.Status, string(run.Result), ms(run.CreatedAt),
-			msOrNil(run.SettledAt), run.EventType, run.EventSource, run.ChannelSource)
+			msOrNil(run.SettledAt), run.EventType, run.EventSource, run.ChannelSource, run.RuleVersion)
 	}
 	if err := s.execRows(ctx, tx, insertRuns, args); err != nil {
+		return err
+	}
+	for _, c := range r.WaitCancels {
+		if _, err := tx.ExecContext(ctx, cancelWaits.prefix, c.WorkspaceID, c.ConversationID, c.Kind); err != nil {
+			return err
+		}
+	}
+	args = args[:0]
+	for _, w := range r.WaitStarts {
+		args = append(args, w.WorkspaceID, w.ConversationID, w.RuleID, w.Kind, ms(w.Since), ms(w.DueAt), string(w.Payload), false)
+	}
+	if err := s.execRows(ctx, tx, startWaits, args); err != nil {
+		return err
+	}
+	args = args[:0]
+	for _, r := range r.Rollups {
+		args = append(args, r.WorkspaceID, r.RuleID, r.Hour, r.Evaluated, r.Matched, r.Executed, r.Failed)
+	}
+	if err := s.execRows(ctx, tx, upsertRollups, args); err != nil {
 		return err
 	}
 	args = args[:0]
 	for i := range r.Deliveries {
 		d := &r.Deliveries[i]
 		args = append(args, d.ID, d.WorkspaceID, d.RunID, d.EventID, d.RuleID, d.ActionIndex, d.ConversationID,
-			d.ContactID, string(d.Action), d.Status, d.Attempts, d.LastError, ms(d.AvailableAt), ms(d.CreatedAt))
+			d.ContactID, string(d.Action), d.Status, d.Attempts, d.LastError, ms(d.AvailableAt), ms(d.CreatedAt),
+			d.Target)
 	}
 	if err := s.execRows(ctx, tx, insertDeliveries, args); err != nil {
 		return err

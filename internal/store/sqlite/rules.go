@@ -516,3 +516,15 @@ func (s *Store) SnoozeRule(ctx context.Context, workspaceID, id int64, until *ti
 	})
 	return out, wrap("snooze rule", err)
 }
+
+// oneRow turns "no row changed" into store.ErrNotFound.
+func oneRow(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}

@@ -17,7 +17,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -46,6 +48,8 @@ type Options struct {
 
 // Store is the SQLite implementation of store.Store.
 type Store struct {
+	*store.SQL // the transaction scripts both dialects share
+
 	write *sql.DB // one connection: SQLite has one writer anyway, and queuing in Go is cheaper than busy-waiting
 	read  *sql.DB // query-only connections, concurrent thanks to WAL
 	clock clock.Clock
@@ -73,6 +77,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	clk := opts.Clock
 	if clk == nil {
 		clk = clock.System{}
+	}
+	if err := createPrivate(path); err != nil {
+		return nil, err
 	}
 
 	// modernc applies busy_timeout before the other pragmas whatever their
@@ -115,7 +122,22 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		read.Close()
 		return nil, fmt.Errorf("store: unable to open %s: %w", path, err)
 	}
-	return &Store{write: write, read: read, clock: clk}, nil
+	return &Store{SQL: store.NewSQL(driver{write: write, read: read}, clk), write: write, read: read, clock: clk}, nil
+}
+
+// createPrivate creates the database file readable and writable by its
+// owner only (0600) before SQLite opens it: it holds signing secrets and
+// SMTP passwords. SQLite gives the -wal and -shm files it creates the
+// database file's mode. An existing file keeps the mode it has.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("store: unable to create %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 func cloneValues(v url.Values) url.Values {
@@ -268,4 +290,23 @@ func wrap(op string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("store: unable to %s: %w", op, err)
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// collect scans every row with scan and closes rows.
+func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }

@@ -109,7 +109,8 @@ func BenchClaimComplete(b *testing.B, s store.Store, batch, runsPerEvent int, se
 			now := time.Now()
 			for i, r := range rs {
 				o.Runs[i] = store.Run{ID: newUUID(), RuleID: r.ID, RuleName: r.Name, Status: store.RunNotMatched,
-					Result: result, CreatedAt: now, SettledAt: &now}
+					Result: result, CreatedAt: now, SettledAt: &now, Reason: "conditions_not_met",
+					FailedPath: "conditions[0]", FailedActual: json.RawMessage(`"hello"`)}
 			}
 			items = append(items, store.Completion{Claim: c, Outcome: o})
 		}

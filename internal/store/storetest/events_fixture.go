@@ -185,16 +185,22 @@ func runIDs(runs []store.Run) []string {
 // newUUID is a fresh id for rows the test builds (runs, deliveries).
 func newUUID() string { return uuid.Must(uuid.NewV7()).String() }
 
-// run builds a run of the event by the rule.
+// run builds a run of the event by the rule, as the store reads it back:
+// its id is RunID(event, rule) and its created_at the event's; one that
+// did not match failed its first condition, which read "x", and settled
+// when its event was completed (at).
 func run(e store.Event, r rules.Rule, matched bool, at time.Time) store.Run {
-	status := store.RunNotMatched
-	if matched {
-		status = store.RunPending
+	out := store.Run{
+		ID: store.RunID(e.ID, e.CreatedAt, r.ID), WorkspaceID: e.WorkspaceID, EventID: e.ID, RuleID: r.ID,
+		RuleName: r.Name, ConversationID: e.ConversationID, ContactID: e.ContactID, Matched: matched,
+		Status: store.RunPending, Result: json.RawMessage(`{"reason":null,"trace":[],"actions":[]}`),
+		CreatedAt: e.CreatedAt, EventType: e.EventType, EventSource: e.Source, ChannelSource: e.ChannelSource,
 	}
-	return store.Run{
-		ID: newUUID(), WorkspaceID: e.WorkspaceID, EventID: e.ID, RuleID: r.ID, RuleName: r.Name,
-		ConversationID: e.ConversationID, ContactID: e.ContactID, Matched: matched, Status: status,
-		Result: json.RawMessage(`{"reason":null,"trace":[],"actions":[]}`), CreatedAt: at,
-		EventType: e.EventType, EventSource: e.Source, ChannelSource: e.ChannelSource,
+	if !matched {
+		out.Status, out.SettledAt = store.RunNotMatched, &at
+		out.Reason, out.FailedPath, out.FailedActual = "conditions_not_met", "conditions[0]", json.RawMessage(`"x"`)
+		out.Result = json.RawMessage(`{"reason":"conditions_not_met","trace":[{"path":"conditions[0]",` +
+			`"condition":null,"actual":"x","result":false}],"actions":[]}`)
 	}
+	return out
 }

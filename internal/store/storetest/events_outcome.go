@@ -27,8 +27,6 @@ func testEventCompletion(t *testing.T, open ClockOpener) {
 
 		matched := run(e, r1, true, now)
 		missed := run(e, r2, false, now)
-		missed.SettledAt = &now
-		missed.Result = json.RawMessage(`{"reason": "conditions_not_met", "trace": [{"path": "conditions[0]"}]}`)
 		delivery := store.Delivery{
 			ID: newUUID(), WorkspaceID: q.ws.ID, RunID: matched.ID, EventID: e.ID, RuleID: r1.ID, ActionIndex: 0,
 			ConversationID: e.ConversationID, ContactID: e.ContactID, Action: json.RawMessage(`{"type":"add_tag","tag_id":3}`),

@@ -64,6 +64,8 @@ func Run(t *testing.T, openWithClock ClockOpener) {
 		{"EventCompletion", testEventCompletion},
 		{"EventListings", testEventListings},
 		{"EventIsolation", testEventIsolation},
+		{"Outbox", testOutbox},
+		{"ReplyCooldowns", testReplyCooldowns},
 	}
 	for _, g := range eventGroups {
 		t.Run(g.name, func(t *testing.T) {

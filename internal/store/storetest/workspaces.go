@@ -78,18 +78,10 @@ func testWorkspaces(t *testing.T, open Opener) {
 		s := open(t)
 		createWorkspace(t, s, "acme")
 
-		// The name is taken: nothing of the second workspace may remain.
-		dup := newWorkspace("acme")
-		dup.TokenHash = auth.HashToken("another token")
-		_, _, _, err := s.CreateWorkspace(t.Context(), dup)
-		wantErr(t, "CreateWorkspace with a taken name", err, store.ErrConflict)
-		_, err = s.Authenticate(t.Context(), dup.TokenHash)
-		wantErr(t, "Authenticate the rolled-back token", err, store.ErrNotFound)
-
 		// The token hash is taken: the workspace row must roll back too.
 		clash := newWorkspace("globex")
 		clash.TokenHash = auth.HashToken("token-acme")
-		_, _, _, err = s.CreateWorkspace(t.Context(), clash)
+		_, _, _, err := s.CreateWorkspace(t.Context(), clash)
 		wantErr(t, "CreateWorkspace with a taken token hash", err, store.ErrConflict)
 		_, err = s.GetWorkspaceByName(t.Context(), "globex")
 		wantErr(t, "GetWorkspaceByName of the rolled-back workspace", err, store.ErrNotFound)
@@ -160,14 +152,30 @@ func testWorkspaces(t *testing.T, open Opener) {
 		}
 	})
 
-	t.Run("UpdateNameConflict", func(t *testing.T) {
+	t.Run("NamesAreDisplayNames", func(t *testing.T) {
 		t.Parallel()
+		// Two tenants may choose one name; nothing may tell either that the
+		// other did. Only a lookup by that name is ambiguous.
 		f := setup(t, open)
-		createWorkspace(t, f.s, "globex")
+		other, _, _ := createWorkspace(t, f.s, "globex")
 		w := f.ws
 		w.Name = "globex"
-		_, err := f.s.UpdateWorkspace(t.Context(), w)
-		wantErr(t, "UpdateWorkspace to a taken name", err, store.ErrConflict)
+		got, err := f.s.UpdateWorkspace(t.Context(), w)
+		wantErr(t, "UpdateWorkspace to another workspace's name", err, nil)
+		if got.Name != "globex" {
+			t.Fatalf("name after update = %q, want globex", got.Name)
+		}
+		dup := newWorkspace("globex")
+		dup.TokenHash = auth.HashToken("a third token")
+		third, _, _, err := f.s.CreateWorkspace(t.Context(), dup)
+		wantErr(t, "CreateWorkspace with a name in use", err, nil)
+		if third.ID == other.ID || third.ID == f.ws.ID {
+			t.Fatalf("the third workspace reuses id %d", third.ID)
+		}
+		_, err = f.s.GetWorkspaceByName(t.Context(), "globex")
+		wantErr(t, "GetWorkspaceByName of a shared name", err, store.ErrAmbiguousName)
+		_, err = f.s.GetWorkspaceByName(t.Context(), "nobody")
+		wantErr(t, "GetWorkspaceByName of an unknown name", err, store.ErrNotFound)
 	})
 
 	t.Run("RotateSecret", func(t *testing.T) {

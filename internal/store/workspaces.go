@@ -1,17 +1,15 @@
-package postgres
+package store
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/switchboard-hq/switchboard/internal/auth"
-	"github.com/switchboard-hq/switchboard/internal/store"
 )
 
-// Defaults of a workspace's settings (API.md §1).
+// Defaults of a workspace's settings.
 const (
 	defaultTimezone      = "UTC"
 	defaultRetentionDays = 30
@@ -20,38 +18,36 @@ const (
 const workspaceColumns = `id, name, timezone, actions_url, smtp, alert_webhook_url, alert_emails,
 	retention_days, secret, previous_secret, previous_secret_until, created_at, updated_at`
 
-func scanWorkspace(row scanner) (store.Workspace, error) {
+func scanWorkspace(row Scanner) (Workspace, error) {
 	var (
-		w                 store.Workspace
+		w                 Workspace
 		smtp, alertEmails []byte
 	)
 	err := row.Scan(&w.ID, &w.Name, &w.Timezone, &w.ActionsURL, &smtp, &w.AlertWebhookURL, &alertEmails,
 		&w.RetentionDays, &w.Secret, &w.PreviousSecret, &w.PreviousSecretUntil, &w.CreatedAt, &w.UpdatedAt)
 	if err != nil {
-		return store.Workspace{}, notFound(err)
+		return Workspace{}, err
 	}
-	w.PreviousSecretUntil = utcPtr(w.PreviousSecretUntil)
-	w.CreatedAt, w.UpdatedAt = w.CreatedAt.UTC(), w.UpdatedAt.UTC()
 	if smtp != nil {
-		w.SMTP = new(store.SMTPSettings)
+		w.SMTP = new(SMTPSettings)
 		if err := json.Unmarshal(smtp, w.SMTP); err != nil {
-			return store.Workspace{}, err
+			return Workspace{}, fmt.Errorf("workspace %d: smtp: %w", w.ID, err)
 		}
 	}
 	w.AlertEmails = []string{}
 	if err := json.Unmarshal(alertEmails, &w.AlertEmails); err != nil {
-		return store.Workspace{}, err
+		return Workspace{}, fmt.Errorf("workspace %d: alert_emails: %w", w.ID, err)
 	}
 	return w, nil
 }
 
-func getWorkspace(ctx context.Context, q querier, id int64) (store.Workspace, error) {
+func getWorkspace(ctx context.Context, q Querier, id int64) (Workspace, error) {
 	return scanWorkspace(q.QueryRow(ctx, `SELECT `+workspaceColumns+` FROM workspaces WHERE id = $1`, id))
 }
 
 // settingsArgs encodes the settings columns of w, applying the defaults to
 // zero values.
-func settingsArgs(w store.Workspace) (timezone string, smtp *string, alertEmails string, retention int, err error) {
+func settingsArgs(w Workspace) (timezone string, smtp *string, alertEmails string, retention int, err error) {
 	timezone = w.Timezone
 	if timezone == "" {
 		timezone = defaultTimezone
@@ -81,109 +77,119 @@ func settingsArgs(w store.Workspace) (timezone string, smtp *string, alertEmails
 
 // CreateWorkspace creates the workspace, its admin member and that member's
 // token in one transaction: a workspace nobody can administer never exists.
-func (s *Store) CreateWorkspace(ctx context.Context, p store.NewWorkspace) (store.Workspace, store.Member, store.Token, error) {
+// Names are display names: two workspaces may share one.
+func (s *SQL) CreateWorkspace(ctx context.Context, p NewWorkspace) (Workspace, Member, Token, error) {
 	var (
-		w   store.Workspace
-		m   store.Member
-		tok store.Token
+		w   Workspace
+		m   Member
+		tok Token
 	)
-	now := s.now()
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	now := s.Now()
+	err := s.d.Write(ctx, func(q Querier) error {
 		var id int64
-		err := tx.QueryRow(ctx, `
-			INSERT INTO workspaces (name, timezone, retention_days, secret, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $5)
+		err := q.QueryRow(ctx, `
+			INSERT INTO workspaces (name, timezone, alert_emails, retention_days, secret, created_at, updated_at)
+			VALUES ($1, $2, '[]', $3, $4, $5, $6)
 			RETURNING id`,
-			p.Name, defaultTimezone, defaultRetentionDays, p.Secret, now).Scan(&id)
+			p.Name, defaultTimezone, defaultRetentionDays, p.Secret, now, now).Scan(&id)
 		if err != nil {
-			return conflict(err)
+			return s.conflict(err)
 		}
-		if w, err = getWorkspace(ctx, tx, id); err != nil {
+		if w, err = getWorkspace(ctx, q, id); err != nil {
 			return err
 		}
-		if m, err = insertMember(ctx, tx, store.Member{
+		if m, err = s.insertMember(ctx, q, Member{
 			WorkspaceID: id, Name: p.AdminName, Email: p.AdminEmail, Role: auth.Admin,
 		}, now); err != nil {
 			return err
 		}
-		tok, err = insertToken(ctx, tx, store.Token{
+		tok, err = s.insertToken(ctx, q, Token{
 			WorkspaceID: id, MemberID: m.ID, Name: p.TokenName, Role: auth.Admin,
 			Hash: p.TokenHash, Hint: p.TokenHint,
 		}, now)
 		return err
 	})
 	if err != nil {
-		return store.Workspace{}, store.Member{}, store.Token{}, wrap("create workspace", err)
+		return Workspace{}, Member{}, Token{}, wrap("create workspace", err)
 	}
 	return w, m, tok, nil
 }
 
 // GetWorkspace returns a workspace by id.
-func (s *Store) GetWorkspace(ctx context.Context, id int64) (store.Workspace, error) {
-	w, err := getWorkspace(ctx, s.pool, id)
+func (s *SQL) GetWorkspace(ctx context.Context, id int64) (Workspace, error) {
+	w, err := getWorkspace(ctx, s.d.Reader(), id)
 	return w, wrap("get workspace", err)
 }
 
-// GetWorkspaceByName returns a workspace by its unique name.
-func (s *Store) GetWorkspaceByName(ctx context.Context, name string) (store.Workspace, error) {
-	w, err := scanWorkspace(s.pool.QueryRow(ctx,
-		`SELECT `+workspaceColumns+` FROM workspaces WHERE name = $1`, name))
-	return w, wrap("get workspace by name", err)
+// ErrAmbiguousName: more than one workspace has the name asked for.
+var ErrAmbiguousName = fmt.Errorf("store: several workspaces have this name; use the id: %w", ErrConflict)
+
+// GetWorkspaceByName returns the one workspace with that name: none is
+// ErrNotFound, several (names are display names) ErrAmbiguousName.
+func (s *SQL) GetWorkspaceByName(ctx context.Context, name string) (Workspace, error) {
+	ws, err := queryAll(ctx, s.d.Reader(), scanWorkspace,
+		`SELECT `+workspaceColumns+` FROM workspaces WHERE name = $1 ORDER BY id LIMIT 2`, name)
+	switch {
+	case err != nil:
+		return Workspace{}, wrap("get workspace by name", err)
+	case len(ws) == 0:
+		return Workspace{}, wrap("get workspace by name", ErrNotFound)
+	case len(ws) > 1:
+		return Workspace{}, ErrAmbiguousName
+	}
+	return ws[0], nil
 }
 
 // CountWorkspaces returns the number of workspaces.
-func (s *Store) CountWorkspaces(ctx context.Context) (int, error) {
+func (s *SQL) CountWorkspaces(ctx context.Context) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM workspaces`).Scan(&n)
+	err := s.d.Reader().QueryRow(ctx, `SELECT count(*) FROM workspaces`).Scan(&n)
 	return n, wrap("count workspaces", err)
 }
 
 // UpdateWorkspace writes the name and settings of w; the secrets only
 // change through RotateSecret. An empty timezone or a retention of zero
 // days take their defaults.
-func (s *Store) UpdateWorkspace(ctx context.Context, w store.Workspace) (store.Workspace, error) {
+func (s *SQL) UpdateWorkspace(ctx context.Context, w Workspace) (Workspace, error) {
 	timezone, smtp, emails, retention, err := settingsArgs(w)
 	if err != nil {
-		return store.Workspace{}, wrap("update workspace", err)
+		return Workspace{}, wrap("update workspace", err)
 	}
-	var out store.Workspace
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
+	var out Workspace
+	err = s.d.Write(ctx, func(q Querier) error {
+		err := oneRow(q.Exec(ctx, `
 			UPDATE workspaces
 			SET name = $1, timezone = $2, actions_url = $3, smtp = $4, alert_webhook_url = $5,
 			    alert_emails = $6, retention_days = $7, updated_at = $8
 			WHERE id = $9`,
-			w.Name, timezone, w.ActionsURL, smtp, w.AlertWebhookURL, emails, retention, s.now(), w.ID)
+			w.Name, timezone, w.ActionsURL, smtp, w.AlertWebhookURL, emails, retention, s.Now(), w.ID))
 		if err != nil {
-			return conflict(err)
+			return s.conflict(err)
 		}
-		if err := oneRow(tag); err != nil {
+		if out, err = getWorkspace(ctx, q, w.ID); err != nil {
 			return err
 		}
-		out, err = getWorkspace(ctx, tx, w.ID)
-		return err
+		// The timezone is compiled into schedules without one of their own.
+		return s.rulesChanged(ctx, q, w.ID)
 	})
 	return out, wrap("update workspace", err)
 }
 
 // RotateSecret makes newSecret current; the old one signs alongside it
 // until graceUntil so receivers can roll over without dropping deliveries.
-func (s *Store) RotateSecret(ctx context.Context, workspaceID int64, newSecret string, graceUntil time.Time) (store.Workspace, error) {
-	var out store.Workspace
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+func (s *SQL) RotateSecret(ctx context.Context, workspaceID int64, newSecret string, graceUntil time.Time) (Workspace, error) {
+	var out Workspace
+	err := s.d.Write(ctx, func(q Querier) error {
 		// SET reads the row as it was, so previous_secret gets the old secret.
-		tag, err := tx.Exec(ctx, `
+		err := oneRow(q.Exec(ctx, `
 			UPDATE workspaces
 			SET previous_secret = secret, secret = $1, previous_secret_until = $2, updated_at = $3
 			WHERE id = $4`,
-			newSecret, ts(graceUntil), s.now(), workspaceID)
+			newSecret, graceUntil, s.Now(), workspaceID))
 		if err != nil {
 			return err
 		}
-		if err := oneRow(tag); err != nil {
-			return err
-		}
-		out, err = getWorkspace(ctx, tx, workspaceID)
+		out, err = getWorkspace(ctx, q, workspaceID)
 		return err
 	})
 	return out, wrap("rotate the workspace secret", err)

@@ -1,0 +1,270 @@
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// The decision record. Every rule evaluated for an event leaves a run,
+// but a run that did not match must not cost a row with its indexes (100
+// rules of which a few match would write 100 rows per event). So the
+// decisions of one event are kept in the event's own row, written by the
+// UPDATE that completes it:
+//
+//   - decided_rules, text: ",3,7,12," — the evaluated rules' ids in the
+//     order they ran. Listings select "events for which rule 7 recorded a
+//     run" with LIKE '%,7,%', in SQL both dialects run, so event listings
+//     keep every filter, sort and cursor they have.
+//   - decisions, bytes: for each of those rules, in the same order, its
+//     version, whether it matched, the reason it did not, and for
+//     conditions_not_met the failing condition's path and the value it
+//     read (each distinct value once per event, capped).
+//
+// A matched run is also a row of runs: it carries the actions' statuses,
+// which move as deliveries settle. A run's id is derived, not drawn: the
+// event's created_at in the first 48 bits (as in any UUIDv7) and a hash
+// of (event, rule) in the rest, so that a non-matched run resolves
+// without an index of its own (the events of that millisecond are few)
+// and re-processing an event yields the same ids. A run's created_at is
+// its event's created_at, so runs sort by id exactly as by (created_at,
+// id), and an event's runs stay together in every listing.
+
+// MaxActualBytes caps the value a decision records for its failing
+// condition: a longer string keeps its first MaxActualBytes bytes (cut at
+// a character boundary); a longer object or array is recorded as null.
+const MaxActualBytes = 256
+
+// Decision is one evaluated rule's outcome as the record keeps it.
+type Decision struct {
+	RuleID      int64
+	RuleVersion int
+	Matched     bool
+	// Reason is why it did not match (empty when it matched).
+	Reason string
+	// Path and Actual locate the first failing condition and the value it
+	// read, for Reason conditions_not_met; Actual nil is JSON null.
+	Path   string
+	Actual json.RawMessage
+}
+
+// decisionsFormat is the first byte of an encoded record.
+const decisionsFormat = 1
+
+// reasons are the reasons a run records, by their code in the record
+// (0 is "matched"). New reasons are appended: a code never changes.
+var reasons = []string{"", "conditions_not_met", "rollout_excluded", "cooldown", "loop_prevented", "evaluation_limit"}
+
+// errBadRecord means stored decisions could not be decoded.
+var errBadRecord = errors.New("store: corrupt decision record")
+
+// EncodeDecisions returns the two columns of an event's record.
+func EncodeDecisions(ds []Decision) (ruleIDs string, blob []byte, err error) {
+	if len(ds) == 0 {
+		return "", nil, nil
+	}
+	var ids strings.Builder
+	ids.Grow(len(ds) * 5)
+	ids.WriteByte(',')
+	var values [][]byte
+	b := make([]byte, 0, 8+len(ds)*6)
+	b = append(b, decisionsFormat)
+	body := make([]byte, 0, len(ds)*6)
+	for _, d := range ds {
+		ids.WriteString(strconv.FormatInt(d.RuleID, 10))
+		ids.WriteByte(',')
+		code := slices.Index(reasons, d.Reason)
+		if code < 0 {
+			return "", nil, fmt.Errorf("store: unknown run reason %q", d.Reason)
+		}
+		if d.Matched {
+			code = 0
+		} else if code == 0 {
+			return "", nil, errors.New("store: a run that did not match needs a reason")
+		}
+		body = binary.AppendUvarint(body, uint64(max(d.RuleVersion, 0)))
+		body = append(body, byte(code))
+		if code == 1 { // conditions_not_met: where, and what it read
+			body = binary.AppendUvarint(body, uint64(len(d.Path)))
+			body = append(body, d.Path...)
+			v := capActual(d.Actual)
+			ref := 0
+			if v != nil {
+				i := slices.IndexFunc(values, func(x []byte) bool { return string(x) == string(v) })
+				if i < 0 {
+					values = append(values, v)
+					i = len(values) - 1
+				}
+				ref = i + 1
+			}
+			body = binary.AppendUvarint(body, uint64(ref))
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(values)))
+	for _, v := range values {
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	return ids.String(), append(b, body...), nil
+}
+
+// DecodeDecisions reads a record back.
+func DecodeDecisions(ruleIDs string, blob []byte) ([]Decision, error) {
+	if ruleIDs == "" {
+		return nil, nil
+	}
+	idText := strings.Split(strings.Trim(ruleIDs, ","), ",")
+	if len(blob) == 0 || blob[0] != decisionsFormat {
+		return nil, errBadRecord
+	}
+	r := recordReader{b: blob[1:]}
+	values := make([]json.RawMessage, r.uvarint())
+	for i := range values {
+		values[i] = r.bytes(int(r.uvarint()))
+	}
+	out := make([]Decision, len(idText))
+	for i, t := range idText {
+		id, err := strconv.ParseInt(t, 10, 64)
+		if err != nil {
+			return nil, errBadRecord
+		}
+		d := Decision{RuleID: id, RuleVersion: int(r.uvarint())}
+		code := int(r.byte())
+		if code >= len(reasons) {
+			return nil, errBadRecord
+		}
+		d.Matched, d.Reason = code == 0, reasons[code]
+		if code == 1 {
+			d.Path = string(r.bytes(int(r.uvarint())))
+			if ref := int(r.uvarint()); ref > 0 {
+				if ref > len(values) {
+					return nil, errBadRecord
+				}
+				d.Actual = values[ref-1]
+			}
+		}
+		out[i] = d
+	}
+	if r.err {
+		return nil, errBadRecord
+	}
+	return out, nil
+}
+
+// recordReader reads a record, remembering (instead of returning) the
+// first error.
+type recordReader struct {
+	b   []byte
+	err bool
+}
+
+func (r *recordReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err, r.b = true, nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *recordReader) byte() byte {
+	if len(r.b) == 0 {
+		r.err = true
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *recordReader) bytes(n int) []byte {
+	if n < 0 || n > len(r.b) {
+		r.err, r.b = true, nil
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+// capActual applies MaxActualBytes (see there); nil stays nil (null).
+func capActual(v json.RawMessage) json.RawMessage {
+	if len(v) <= MaxActualBytes || string(v) == "null" {
+		if string(v) == "null" {
+			return nil
+		}
+		return v
+	}
+	if v[0] != '"' {
+		return nil
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return nil
+	}
+	for len(s) > 0 {
+		b, _ := json.Marshal(s)
+		if len(b) <= MaxActualBytes {
+			return b
+		}
+		cut := len(s) - max(len(b)-MaxActualBytes, 1)
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return json.RawMessage(`""`)
+}
+
+// RunID is the id of the run of rule ruleID for the event: the event's
+// created_at (milliseconds) in the first 48 bits, UUID version 7 and the
+// RFC 9562 variant, and the first 74 bits of SHA-256(event id, rule id)
+// in the rest.
+func RunID(eventID string, eventCreated time.Time, ruleID int64) string {
+	var u uuid.UUID
+	ms := uint64(eventCreated.UnixMilli())
+	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	h := runHash(eventID, ruleID)
+	copy(u[6:], h[:10])
+	u[6] = 0x70 | u[6]&0x0f // version 7
+	u[8] = 0x80 | u[8]&0x3f // variant 10
+	return u.String()
+}
+
+func runHash(eventID string, ruleID int64) [sha256.Size]byte {
+	var buf [64]byte
+	b := append(buf[:0], strings.ToLower(eventID)...)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, ruleID, 10)
+	return sha256.Sum256(b)
+}
+
+// runIDTime returns the creation time a run id carries (its event's
+// created_at), or false for a string that is not a UUID.
+func runIDTime(id string) (time.Time, bool) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return time.Time{}, false
+	}
+	ms := int64(u[0])<<40 | int64(u[1])<<32 | int64(u[2])<<24 | int64(u[3])<<16 | int64(u[4])<<8 | int64(u[5])
+	return time.UnixMilli(ms).UTC(), true
+}
+
+// hexID is a canonical lower-case UUID, or "" when id is not one.
+func hexID(id string) string {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return ""
+	}
+	return u.String()
+}
