@@ -436,13 +436,16 @@ type runResponse struct {
 	EventStatus    string          `json:"event_status"`
 	ContactID      *string         `json:"contact_id"`
 	ChannelSource  *string         `json:"channel_source"`
+	// RuleVersion is the version of the rule that made the run (0 for runs
+	// made before rule history existed); RuleName is that version's name.
+	RuleVersion int `json:"rule_version"`
 }
 
 func toRun(r store.Run) runResponse {
 	return runResponse{ID: r.ID, EventID: r.EventID, RuleID: r.RuleID, ConversationID: r.ConversationID,
 		Matched: r.Matched, Executed: r.Executed, Status: r.Status, Result: r.Result, CreatedAt: apiTime(r.CreatedAt),
 		SettledAt: apiTimePtr(r.SettledAt), RuleName: r.RuleName, EventType: r.EventType, EventSource: r.EventSource,
-		EventStatus: r.EventStatus, ContactID: r.ContactID, ChannelSource: r.ChannelSource}
+		EventStatus: r.EventStatus, ContactID: r.ContactID, ChannelSource: r.ChannelSource, RuleVersion: r.RuleVersion}
 }
 
 var runStatuses = []string{store.RunNotMatched, store.RunPending, store.RunExecuted, store.RunFailed}

@@ -443,6 +443,7 @@ type rule struct {
 	UpdatedAt         string           `json:"updated_at"`
 	CreatedBy         *int64           `json:"created_by"`
 	UpdatedBy         *int64           `json:"updated_by"`
+	Version           int              `json:"version"`
 }
 
 // newRule creates a rule in ws (as its admin) from body.

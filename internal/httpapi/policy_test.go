@@ -29,6 +29,8 @@ var pathFixtures = map[string]fixture{
 	"/v1/automation/rules/{id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
 		return strconv.FormatInt(e.newRule(t, ws, ruleBody()).ID, 10)
 	},
+	// Every rule has version 1 from its creation.
+	"/v1/automation/rules/{id}/versions/{n}": func(*testing.T, *env, *tenant, int64) string { return "1" },
 	"/v1/members/{id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
 		name := unique("member")
 		var m struct {
@@ -63,8 +65,11 @@ var pathFixtures = map[string]fixture{
 	"/v1/automation/events/{event_id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
 		return e.newEvent(t, ws, eventBody()).ID
 	},
+	// A trigger no fixture's event has: the role and isolation tests
+	// create many of these rules, and each one matching every fixture
+	// event would multiply the work of the runs fixture's processing.
 	"/organization/rules/{id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
-		return strconv.FormatInt(e.newRule(t, ws, ruleBody()).ID, 10)
+		return strconv.FormatInt(e.newRule(t, ws, with(ruleBody(), "trigger_type", "status.closed")).ID, 10)
 	},
 	"/api/v1/workspaces/{workspace_id}": func(t *testing.T, e *env, ws *tenant, _ int64) string {
 		return strconv.FormatInt(ws.ID, 10)
@@ -416,6 +421,13 @@ var listChecks = map[string]func(t *testing.T, e *env, body map[string]any){
 	},
 }
 
+// bareListChecks are the GET routes without path parameters that answer
+// a bare JSON array (the rulesets compatibility list, docs/compatibility.md): how
+// many rows workspace B must see there.
+var bareListChecks = map[string]int{
+	"/organization/rules": 0,
+}
+
 func wantData(n int) func(t *testing.T, e *env, body map[string]any) {
 	return func(t *testing.T, e *env, body map[string]any) {
 		t.Helper()
@@ -448,6 +460,14 @@ func TestListIsolation(t *testing.T) {
 			}
 			t.Run(rt.Path, func(t *testing.T) {
 				t.Parallel()
+				if n, ok := bareListChecks[rt.Path]; ok {
+					var rows []any
+					e.do(t, "GET", rt.Path, e.B.Admin.Token, nil).expect(t, 200).decode(t, &rows)
+					if len(rows) != n {
+						t.Errorf("B sees %v, want %d rows of its own", rows, n)
+					}
+					return
+				}
 				check, ok := listChecks[rt.Path]
 				if !ok {
 					t.Fatalf("GET %s: no entry in listChecks (policy_test.go); add one saying what workspace B must see there", rt.Path)

@@ -36,7 +36,7 @@ func (a *API) routeTable() []Route {
 		tagLists     = "Contact lists"
 		tagEvents    = "Events and runs"
 	)
-	return []Route{
+	return append([]Route{
 		// Health and documentation: no credentials.
 		{Method: "GET", Path: "/healthz", Policy: &public, Handler: a.healthz,
 			Doc: Doc{Summary: "The process is up", Tag: tagHealth, Response: healthResponse{}}},
@@ -91,6 +91,16 @@ func (a *API) routeTable() []Route {
 			Doc: Doc{Summary: "Set or remove (null) the rule's schedule", Tag: tagRules, Request: scheduleSettingsBody{}, Response: ruleResponse{}}},
 		{Method: "PUT", Path: "/v1/automation/rules/{id}/rollout", Policy: &supervisorOrUp, Handler: a.putRollout,
 			Doc: Doc{Summary: "Set the rollout percentage", Tag: tagRules, Request: rolloutBody{}, Response: ruleResponse{}}},
+		{Method: "GET", Path: "/v1/automation/rules/{id}/versions", Policy: &supervisorOrUp, Handler: a.listRuleVersions,
+			Doc: Doc{Summary: "List a rule's versions, newest first (also of a deleted rule)", Tag: tagRules,
+				Response: envelope[ruleVersionResponse]{}, Query: pageParams,
+				Notes: []string{"Every change of the definition through any API is a version, with who, when and which fields changed; snoozes and counters are not."}}},
+		{Method: "GET", Path: "/v1/automation/rules/{id}/versions/{n}", Policy: &supervisorOrUp, Handler: a.getRuleVersion,
+			Doc: Doc{Summary: "Get one version of a rule (also of a deleted rule)", Tag: tagRules, Response: ruleVersionResponse{}}},
+		{Method: "POST", Path: "/v1/automation/rules/{id}/versions/{n}/restore", Policy: &supervisorOrUp, Handler: a.restoreRuleVersion,
+			Doc: Doc{Summary: "Make a new version whose definition is version n's; priority and counters stay", Tag: tagRules,
+				Response: ruleResponse{}, Errors: []int{422},
+				Notes: []string{"A tag or contact list that version uses and that no longer exists: 422 naming it, and nothing changes."}}},
 		{Method: "GET", Path: "/v1/automation/rules/{id}/schedule/preview", Policy: &supervisorOrUp, Handler: a.previewSchedule,
 			Doc: Doc{Summary: "The rule's active windows in [start_at, start_at + hours)", Tag: tagRules, Response: schedulePreview{},
 				Query: []Param{{"hours", "integer", "1..2160, default 168"}, {"start_at", "string", "RFC 3339 time, default now"}}}},
@@ -177,5 +187,55 @@ func (a *API) routeTable() []Route {
 			Doc: Doc{Summary: "Add and remove addresses (case-insensitive; at most 10,000 per call)", Tag: tagLists, Request: contactListMembersChange{}, Response: contactListResponse{}}},
 		{Method: "GET", Path: "/v1/contact-lists/{id}/members", Policy: &anyRole, Handler: a.listContactListMembers,
 			Doc: Doc{Summary: "List a contact list's addresses", Tag: tagLists, Response: envelope[contactListEntryResponse]{}, Query: pageParams}},
+	}, a.compatRoutes()...)
+}
+
+// compatRoutes are the two compatibility APIs (docs/compatibility.md). They read and
+// write the same rules as /v1/automation/rules; a write through them
+// touches only the fields it carries.
+func (a *API) compatRoutes() []Route {
+	const (
+		tagRulesets    = "Compatibility: rulesets"
+		tagAutomations = "Compatibility: workspace automations"
+		rulesetsNote   = "The Fernand rulesets API. Credentials as X-API-Key (Bearer accepted too). " +
+			"Errors name the rulesets fields (trigger, filters[0].operator, actions[0].data.agent_id)."
+		automationsNote = "The inbound-email automations API: rules whose trigger is ticket_created or conversation_created. " +
+			"The path's workspace must be the token's (404 otherwise). Only add_tag, assign_agent and send_response actions are shown; " +
+			"others are kept by every write (a PATCH with actions replaces the shown ones in their places)."
+	)
+	automations := "/api/v1/workspaces/{workspace_id}/automations"
+	return []Route{
+		{Method: "GET", Path: "/organization/rules", Policy: &supervisorOrUp, Handler: a.listRulesets,
+			Doc: Doc{Summary: "List rulesets (a bare array), by priority then id", Tag: tagRulesets, Response: []rulesetResponse{}, Notes: []string{rulesetsNote}}},
+		{Method: "POST", Path: "/organization/rules", Policy: &supervisorOrUp, Handler: a.createRuleset,
+			Doc: Doc{Summary: "Create a ruleset", Tag: tagRulesets, Request: rulesetWrite{}, Response: rulesetResponse{}, Status: 201,
+				Notes: []string{rulesetsNote, "name, trigger and at least one action are required. A taken priority shifts every rule at or after it down by one; without priority the rule goes last."}}},
+		{Method: "GET", Path: "/organization/rules/{id}", Policy: &supervisorOrUp, Handler: a.getRuleset,
+			Doc: Doc{Summary: "Get a ruleset", Tag: tagRulesets, Response: rulesetResponse{}, Notes: []string{rulesetsNote}}},
+		{Method: "PATCH", Path: "/organization/rules/{id}", Policy: &supervisorOrUp, Handler: a.updateRuleset,
+			Doc: Doc{Summary: "Update a ruleset (absent fields unchanged; settings it cannot express are kept)", Tag: tagRulesets,
+				Request: rulesetWrite{}, Response: rulesetResponse{}, Notes: []string{rulesetsNote}}},
+		{Method: "DELETE", Path: "/organization/rules/{id}", Policy: &supervisorOrUp, Handler: a.deleteRuleset,
+			Doc: Doc{Summary: "Delete a ruleset", Tag: tagRulesets, Status: 204, Notes: []string{rulesetsNote}}},
+
+		{Method: "GET", Path: automations, Policy: &workspaceMember, Handler: a.listAutomations,
+			Doc: Doc{Summary: "List automations, by priority then id", Tag: tagAutomations, Response: wholeList[automationResponse]{}, Notes: []string{automationsNote}}},
+		{Method: "POST", Path: automations, Policy: &workspaceAdmin, Handler: a.createAutomation,
+			Doc: Doc{Summary: "Create an automation", Tag: tagAutomations, Request: automationWrite{}, Response: automationResponse{}, Status: 201,
+				Notes: []string{automationsNote, "event is required: ticket_created or conversation_created (422 otherwise)."}}},
+		{Method: "POST", Path: automations + "/reorder", Policy: &workspaceAdmin, Handler: a.reorderAutomations,
+			Doc: Doc{Summary: "Reorder some automations: the listed rules take the priority slots they hold now, in the given order", Tag: tagAutomations,
+				Request: reorderBody{}, Response: wholeList[automationResponse]{}, Notes: []string{automationsNote}}},
+		{Method: "GET", Path: automations + "/{rule_id}", Policy: &workspaceMember, Handler: a.getAutomation,
+			Doc: Doc{Summary: "Get an automation", Tag: tagAutomations, Response: automationResponse{}, Notes: []string{automationsNote}}},
+		{Method: "PATCH", Path: automations + "/{rule_id}", Policy: &workspaceAdmin, Handler: a.updateAutomation,
+			Doc: Doc{Summary: "Update an automation (absent fields unchanged; hidden actions and settings are kept)", Tag: tagAutomations,
+				Request: automationWrite{}, Response: automationResponse{}, Notes: []string{automationsNote}}},
+		{Method: "DELETE", Path: automations + "/{rule_id}", Policy: &workspaceAdmin, Handler: a.deleteAutomation,
+			Doc: Doc{Summary: "Delete an automation", Tag: tagAutomations, Status: 204, Notes: []string{automationsNote}}},
+		{Method: "POST", Path: automations + "/{rule_id}/test", Policy: &workspaceMember, Handler: a.testAutomation,
+			Doc: Doc{Summary: "Dry-run an automation on a sample message; nothing is persisted", Tag: tagAutomations,
+				Request: automationSample{}, Response: engine.DryRunResult{},
+				Notes: []string{automationsNote, "The sample is evaluated as message.* with contact.email = from_email; the answer is the dry-run's (matched, reason, trace, …)."}}},
 	}
 }

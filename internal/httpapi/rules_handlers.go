@@ -46,6 +46,7 @@ type ruleResponse struct {
 	UpdatedAt         Time                 `json:"updated_at"`
 	CreatedBy         *int64               `json:"created_by"`
 	UpdatedBy         *int64               `json:"updated_by"`
+	Version           int                  `json:"version"`
 }
 
 // actionResponse is an action as the API returns it: the model's action
@@ -110,7 +111,7 @@ func toRule(r rules.Rule, now time.Time) ruleResponse {
 		CooldownSecs: r.CooldownSecs, MatchCount: r.MatchCount, AppliedCount: r.AppliedCount,
 		LastMatchedAt: apiTimePtr(r.LastMatchedAt), LastAppliedAt: apiTimePtr(r.LastAppliedAt),
 		CreatedAt: apiTime(r.CreatedAt), UpdatedAt: apiTime(r.UpdatedAt),
-		CreatedBy: r.CreatedBy, UpdatedBy: r.UpdatedBy,
+		CreatedBy: r.CreatedBy, UpdatedBy: r.UpdatedBy, Version: r.Version,
 	}
 	if len(out.Conditions) == 0 {
 		out.Conditions = json.RawMessage("[]")
@@ -159,6 +160,7 @@ type ruleReadOnly struct {
 	SnoozedUntil  any `json:"snoozed_until,omitempty"`
 	CreatedBy     any `json:"created_by,omitempty"`
 	UpdatedBy     any `json:"updated_by,omitempty"`
+	Version       any `json:"version,omitempty"`
 }
 
 // apply merges the body into r. Non-nullable fields sent as null are
@@ -354,6 +356,9 @@ func saveErr(err error) error {
 		return errInvalidField("actions", "a referenced tag or contact list was deleted meanwhile; check the rule's references")
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFound("rule")
+	case errors.Is(err, store.ErrConflict):
+		// Every priority of the range is taken (a million rules).
+		return errConflict(err.Error())
 	}
 	return err
 }

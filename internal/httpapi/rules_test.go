@@ -107,7 +107,7 @@ func TestRuleRoundTrip(t *testing.T) {
 		for k, v := range map[string]any{
 			"id": float64(r.ID), "match_count": 0.0, "applied_count": 0.0, "last_matched_at": nil,
 			"last_applied_at": nil, "snoozed_until": nil, "created_at": ts(now), "updated_at": ts(now),
-			"created_by": sup, "updated_by": sup,
+			"created_by": sup, "updated_by": sup, "version": 1.0,
 		} {
 			want[k] = v
 		}
@@ -140,6 +140,7 @@ func TestRuleRoundTrip(t *testing.T) {
 			ID: min.ID, Name: min.Name, IsActive: true, TriggerType: "messages.incoming", Conditions: json.RawMessage("[]"),
 			Actions: []map[string]any{{"type": "add_note", "body": "seen by {{contact.name}}"}}, Priority: min.Priority,
 			RolloutPercentage: 100, CreatedAt: ts(now), UpdatedAt: ts(now), CreatedBy: ptr(e.A.Admin.MemberID), UpdatedBy: ptr(e.A.Admin.MemberID),
+			Version: 1,
 		}, min); diff != "" {
 			t.Errorf("minimal rule defaults (-want +got):\n%s", diff)
 		}
@@ -302,6 +303,7 @@ func TestRulePatchSemantics(t *testing.T) {
 		want.Name = "Renamed"
 		want.UpdatedAt = ts(t0.Add(time.Second))
 		want.UpdatedBy = ptr(e.A.Supervisor.MemberID)
+		want.Version = 2 // a change of the definition
 		if diff := cmp.Diff(want, renamed); diff != "" {
 			t.Errorf("PATCH name (-want +got):\n%s", diff)
 		}

@@ -232,7 +232,8 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 		}
 		run := store.Run{
 			ID: store.RunID(e.ID, e.CreatedAt, pr.Rule.ID), WorkspaceID: e.WorkspaceID, EventID: e.ID,
-			RuleID: pr.Rule.ID, RuleName: pr.Rule.Name, ConversationID: e.ConversationID, ContactID: e.ContactID,
+			RuleID: pr.Rule.ID, RuleName: pr.Rule.Name, RuleVersion: pr.Rule.Version,
+			ConversationID: e.ConversationID, ContactID: e.ContactID,
 			Matched: pr.Matched, Status: store.RunNotMatched, CreatedAt: e.CreatedAt, EventType: e.EventType,
 			EventSource: e.Source, ChannelSource: e.ChannelSource,
 		}

@@ -37,6 +37,9 @@ type Rule struct {
 	UpdatedAt         time.Time         `json:"updated_at"`
 	CreatedBy         *int64            `json:"created_by"`
 	UpdatedBy         *int64            `json:"updated_by"`
+	// Version counts the changes of the rule's definition, from 1; each
+	// one is kept in the rule's history (docs/concepts.md#rule-history).
+	Version int `json:"version"`
 
 	// ActivatedAt is when the rule was created or last switched on. Time-based
 	// triggers only count waiting stretches that began after it, so a new
@@ -55,6 +58,10 @@ const (
 	MaxSubjectLen     = 998   // RFC 5322's line limit
 	MaxURLLen         = 2048
 	MaxHeaders        = 20
+	// MaxPriority is the largest priority a rule can hold. Bounding it keeps
+	// every shift of the store's priorities within the column's range: the
+	// store closes gaps rather than push a rule past it.
+	MaxPriority = 1000000
 )
 
 // SnoozedAt reports whether the rule is snoozed at now.
@@ -109,8 +116,8 @@ func (r *Rule) Validate() validation.Errors {
 	if r.ScheduleSettings != nil {
 		errs.Merge("schedule_settings", r.ScheduleSettings.Validate())
 	}
-	if r.Priority < 0 {
-		errs.Add("priority", "must be at least 0")
+	if r.Priority < 0 || r.Priority > MaxPriority {
+		errs.Add("priority", "must be between 0 and %d", MaxPriority)
 	}
 	if r.RolloutPercentage < 0 || r.RolloutPercentage > 100 {
 		errs.Add("rollout_percentage", "must be between 0 and 100")

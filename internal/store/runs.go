@@ -64,32 +64,92 @@ type ruleDef struct {
 	conditions json.RawMessage
 }
 
-// ruleDefs returns the definitions the runs of these rules show.
-func ruleDefs(ctx context.Context, q Querier, d Driver, workspaceID int64, ids []int64) (map[int64]ruleDef, error) {
-	out := make(map[int64]ruleDef, len(ids))
-	if len(ids) == 0 {
+// ruleKey names a rule as it was at one version.
+type ruleKey struct {
+	id      int64
+	version int
+}
+
+// ruleDefs returns what the runs of these rules show, each rule as it was
+// at the run's version (rule_versions; kept after a rule is deleted), or,
+// for a run that names no version (made before versions existed), the
+// rule as it is now.
+func ruleDefs(ctx context.Context, q Querier, d Driver, workspaceID int64, keys []ruleKey) (map[ruleKey]ruleDef, error) {
+	out := make(map[ruleKey]ruleDef, len(keys))
+	if len(keys) == 0 {
 		return out, nil
 	}
-	list, arg := d.List(2, ids)
-	rows, err := q.Query(ctx, `SELECT id, name, conditions FROM rules WHERE workspace_id = $1 AND id IN `+list,
-		workspaceID, arg)
-	if err != nil {
-		return nil, err
+	var (
+		cond    []string
+		args    = []any{workspaceID}
+		current []int64
+	)
+	for _, k := range keys {
+		if k.version <= 0 {
+			current = append(current, k.id)
+			continue
+		}
+		args = append(args, k.id, k.version)
+		cond = append(cond, fmt.Sprintf("(rule_id = $%d AND version = $%d)", len(args)-1, len(args)))
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			id    int64
-			def   ruleDef
-			conds []byte
-		)
-		if err := rows.Scan(&id, &def.name, &conds); err != nil {
+	if len(cond) > 0 {
+		rows, err := q.Query(ctx, `SELECT rule_id, version, definition FROM rule_versions
+			WHERE workspace_id = $1 AND (`+strings.Join(cond, " OR ")+`)`, args...)
+		if err != nil {
 			return nil, err
 		}
-		def.conditions = conds
-		out[id] = def
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				k   ruleKey
+				doc []byte
+				def struct {
+					Name       string          `json:"name"`
+					Conditions json.RawMessage `json:"conditions"`
+				}
+			)
+			if err := rows.Scan(&k.id, &k.version, &doc); err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal(doc, &def); err != nil {
+				return nil, fmt.Errorf("rule %d version %d: %w", k.id, k.version, err)
+			}
+			conds := def.Conditions
+			var text string
+			if json.Unmarshal(conds, &text) == nil {
+				conds = json.RawMessage(text) // versions keep the conditions as submitted, as text
+			}
+			out[k] = ruleDef{name: def.Name, conditions: conds}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
-	return out, rows.Err()
+	if len(current) > 0 {
+		list, arg := d.List(2, current)
+		rows, err := q.Query(ctx, `SELECT id, name, conditions FROM rules WHERE workspace_id = $1 AND id IN `+list,
+			workspaceID, arg)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				id    int64
+				def   ruleDef
+				conds []byte
+			)
+			if err := rows.Scan(&id, &def.name, &conds); err != nil {
+				return nil, err
+			}
+			def.conditions = conds
+			out[ruleKey{id: id}] = def
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // expand returns the runs an event's record holds (every evaluated rule,
@@ -126,18 +186,17 @@ func expand(e recordEvent, keep func(Decision) bool) ([]Run, error) {
 // non-matched runs' result (reason and trace), and the matched runs' rows.
 func (s *SQL) finish(ctx context.Context, q Querier, workspaceID int64, runs []Run) ([]Run, error) {
 	var (
-		ruleIDs []int64
+		keys    []ruleKey
 		matched []string
 	)
 	for _, r := range runs {
-		if !slices.Contains(ruleIDs, r.RuleID) {
-			ruleIDs = append(ruleIDs, r.RuleID)
-		}
 		if r.Matched && len(r.Result) == 0 {
 			matched = append(matched, r.ID)
+		} else if k := (ruleKey{r.RuleID, r.RuleVersion}); len(r.Result) == 0 && !slices.Contains(keys, k) {
+			keys = append(keys, k)
 		}
 	}
-	defs, err := ruleDefs(ctx, q, s.d, workspaceID, ruleIDs)
+	defs, err := ruleDefs(ctx, q, s.d, workspaceID, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +225,7 @@ func (s *SQL) finish(ctx context.Context, q Querier, workspaceID int64, runs []R
 			continue
 		}
 		if len(r.Result) == 0 {
-			def := defs[r.RuleID]
+			def := defs[ruleKey{r.RuleID, r.RuleVersion}]
 			r.RuleName = def.name
 			r.Result = nonMatchResult(r, def.conditions)
 		}

@@ -291,8 +291,11 @@ type RuleFilter struct {
 // list references so that those objects cannot be deleted while in use; a
 // reference to a missing object is ErrMissingReference.
 type Rules interface {
-	// CreateRule inserts r. With priority nil the rule goes last; with a
-	// priority that is taken, every rule at or after it shifts down by one.
+	// CreateRule inserts r as its version 1. With priority nil the rule
+	// goes last; with a priority that is taken, every rule at or after it
+	// shifts down by one. Priorities stay within 0..rules.MaxPriority:
+	// when a shift would leave the range, gaps are closed instead, never
+	// changing the relative order of the rules that are not moved.
 	CreateRule(ctx context.Context, r rules.Rule, priority *int) (rules.Rule, error)
 	GetRule(ctx context.Context, workspaceID, id int64) (rules.Rule, error)
 	// ListRules returns the workspace's rules ordered by priority, then id.
@@ -301,18 +304,48 @@ type Rules interface {
 	ListSnoozedRules(ctx context.Context, workspaceID int64, now time.Time, f RuleFilter, p Page) ([]rules.Rule, int, error)
 	// UpdateRule writes every editable field of r (not its counters). When
 	// r.Priority differs from the stored one the rule moves as on create.
-	// Switching is_active on sets ActivatedAt.
+	// Switching is_active on sets ActivatedAt. A change of the definition
+	// makes a new version.
 	UpdateRule(ctx context.Context, r rules.Rule) (rules.Rule, error)
+	// DeleteRule deletes the rule but not its versions.
 	DeleteRule(ctx context.Context, workspaceID, id int64) error
 	// ReorderRules gives the rules priorities 0, 1, 2, … in the order of
 	// ids, which must name every rule of the workspace exactly once
-	// (ErrNotFound otherwise). It returns the whole list.
+	// (ErrNotFound otherwise). It returns the whole list. Each rule whose
+	// priority changes gets a new version.
 	ReorderRules(ctx context.Context, workspaceID int64, ids []int64, by *int64) ([]rules.Rule, error)
 	// ReorderRuleSubset gives the listed rules the priority slots they hold
 	// now, in the order given; other rules keep theirs.
 	ReorderRuleSubset(ctx context.Context, workspaceID int64, ids []int64, by *int64) ([]rules.Rule, error)
-	// SnoozeRule sets or (with until nil) clears snoozed_until.
+	// SnoozeRule sets or (with until nil) clears snoozed_until. A snooze
+	// is state: it makes no version.
 	SnoozeRule(ctx context.Context, workspaceID, id int64, until *time.Time, by *int64) (rules.Rule, error)
+
+	// ListRuleVersions returns a page of a rule's versions, newest first,
+	// and their total; it lists a deleted rule's too. A rule the workspace
+	// never had is ErrNotFound.
+	ListRuleVersions(ctx context.Context, workspaceID, ruleID int64, p Page) ([]RuleVersion, int, error)
+	// GetRuleVersion returns version n of a rule, even of a deleted one.
+	GetRuleVersion(ctx context.Context, workspaceID, ruleID int64, n int) (RuleVersion, error)
+	// RestoreRuleVersion makes a new version of the rule whose definition
+	// (everything but its priority) is version n's; priority, counters and
+	// snooze stay. A tag or contact list that version uses and that no
+	// longer exists is ErrMissingReference, and nothing changes.
+	RestoreRuleVersion(ctx context.Context, workspaceID, ruleID int64, n int, by *int64) (rules.Rule, error)
+}
+
+// RuleVersion is one change of a rule's definition, with the whole rule
+// as it was right after it.
+type RuleVersion struct {
+	WorkspaceID int64
+	RuleID      int64
+	Version     int
+	ChangedAt   time.Time
+	ChangedBy   *int64 // nil: changed by the system
+	// ChangedFields names, as the API does, the definition fields the
+	// change set; the first version names them all.
+	ChangedFields []string
+	Rule          rules.Rule
 }
 
 // Control is a workspace's global kill switch.

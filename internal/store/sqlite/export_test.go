@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+
+	"github.com/switchboard-hq/switchboard/internal/store"
 )
 
 // Pragmas is what the connections were configured with, for tests.
@@ -81,3 +83,24 @@ func (s *Store) Writer() *sql.DB { return s.write }
 // PromoteInbox moves the ingested events from the inbox into events, as a
 // claim does first, for benchmarks whose hand-written queue reads events.
 func (s *Store) PromoteInbox(ctx context.Context) error { return s.promotePending(ctx) }
+
+// MigrateThrough applies the embedded migrations up to version only, so
+// that a test can write data the earlier schema allowed and then migrate
+// the rest. It swaps the package's migration list: tests that call it
+// must not run in parallel.
+func (s *Store) MigrateThrough(ctx context.Context, version int) error {
+	all, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	var some []store.Migration
+	for _, m := range all {
+		if m.Version <= version {
+			some = append(some, m)
+		}
+	}
+	saved := loadMigrations
+	loadMigrations = func() ([]store.Migration, error) { return some, nil }
+	defer func() { loadMigrations = saved }()
+	return s.Migrate(ctx)
+}

@@ -36,3 +36,8 @@ func (s *Store) DeliveryOrigin(ctx context.Context, workspaceID int64, deliveryI
 	}
 	return append(rules, ruleID), hops + 1, nil
 }
+
+func scanID(r scanner) (int64, error) {
+	var id int64
+	return id, r.Scan(&id)
+}

@@ -61,7 +61,7 @@ func testRules(t *testing.T, open Opener) {
 			t.Errorf("Conditions = %q, want the submitted bytes %q", got.Conditions, conditions)
 		}
 		want := r
-		want.ID, want.Priority = got.ID, 0
+		want.ID, want.Priority, want.Version = got.ID, 0, 1
 		want.UpdatedBy = r.CreatedBy // the creator is the last to have changed it
 		want.CreatedAt, want.UpdatedAt, want.ActivatedAt = got.CreatedAt, got.CreatedAt, got.CreatedAt
 		wantDiff(t, "created rule", want, got)
@@ -125,6 +125,7 @@ func testRules(t *testing.T, open Opener) {
 		want.SnoozedUntil = orig.SnoozedUntil
 		want.CreatedAt, want.CreatedBy, want.ActivatedAt = orig.CreatedAt, orig.CreatedBy, orig.ActivatedAt
 		want.UpdatedAt = got.UpdatedAt
+		want.Version = orig.Version + 1
 		wantDiff(t, "updated rule", want, got)
 
 		_, err = f.s.UpdateRule(t.Context(), newRule(f.ws.ID, "ghost"))

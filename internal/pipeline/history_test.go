@@ -1,0 +1,71 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/switchboard-hq/switchboard/internal/pipeline"
+	"github.com/switchboard-hq/switchboard/internal/rules"
+	"github.com/switchboard-hq/switchboard/internal/store"
+)
+
+// TestRunsKeepTheirRuleVersion: a run records the version of the rule
+// that made it and shows that version's name and conditions, so renaming,
+// changing or deleting the rule does not rewrite history.
+func TestRunsKeepTheirRuleVersion(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		r := e.rule(t, rules.Rule{Name: "first name", TriggerType: rules.TriggerIncoming,
+			Conditions: json.RawMessage(`[{"field": "message.subject", "operator": "contains", "value": "urgent"}]`),
+			Actions:    []rules.Action{{Type: rules.ActionAddNote, Body: ptr("noted")}}})
+		workers := pipeline.NewWorkers(e.st, e.engine, pipeline.WorkerOptions{Clock: e.clock})
+		process := func() store.Run {
+			t.Helper()
+			ev := e.ingest(t, rules.TriggerIncoming, "c1", `{"message": {"subject": "hello"}}`)
+			if _, err := workers.Cycle(ctx); err != nil {
+				t.Fatal(err)
+			}
+			runs := e.runs(t, ev.ID)
+			if len(runs) != 1 {
+				t.Fatalf("%d runs, want 1", len(runs))
+			}
+			return runs[0]
+		}
+		before := process()
+		r.Name = "second name"
+		r.Conditions = json.RawMessage(`[{"field": "message.subject", "operator": "contains", "value": "help"}]`)
+		if _, err := e.st.UpdateRule(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		e.programs.Invalidate(e.ws.ID)
+		after := process()
+		if err := e.st.DeleteRule(ctx, e.ws.ID, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			run     store.Run
+			name    string
+			version int
+			value   string
+		}{{before, "first name", 1, "urgent"}, {after, "second name", 2, "help"}} {
+			got, err := e.st.GetRun(ctx, e.ws.ID, tc.run.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res struct {
+				Trace []struct {
+					Condition struct{ Value string } `json:"condition"`
+				} `json:"trace"`
+			}
+			if err := json.Unmarshal(got.Result, &res); err != nil || len(res.Trace) != 1 {
+				t.Fatalf("result %s: %v", got.Result, err)
+			}
+			if got.RuleName != tc.name || got.RuleVersion != tc.version || res.Trace[0].Condition.Value != tc.value {
+				t.Errorf("run after the rule changed and was deleted: %q v%d condition %q; want %q v%d %q",
+					got.RuleName, got.RuleVersion, res.Trace[0].Condition.Value, tc.name, tc.version, tc.value)
+			}
+		}
+	})
+}
