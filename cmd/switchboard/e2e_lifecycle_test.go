@@ -25,6 +25,10 @@ func TestServeLifecycle(t *testing.T) {
 			t.Fatalf("first start on an empty store printed %d tokens on stdout, want 1:\n%s", len(printed), first.stdout.String())
 		}
 		admin := printed[0]
+		// No GET returns the signing secret: the bootstrap shows it, once.
+		if n := strings.Count(first.stdout.String(), "whsec_"); n != 1 {
+			t.Errorf("first start printed %d webhook signing secrets, want 1:\n%s", n, first.stdout.String())
+		}
 		first.call(t, "GET", "/v1/automation/rules", admin, nil, http.StatusOK)
 		first.call(t, "GET", "/v1/automation/rules", auth.NewToken(), nil, http.StatusUnauthorized)
 
@@ -51,7 +55,7 @@ func TestServeLifecycle(t *testing.T) {
 		}
 
 		second := startServer(t, "second start", nil, "--database", db)
-		if out := second.stdout.String(); tokenPattern.MatchString(out) || strings.Contains(out, "Created workspace") {
+		if out := second.stdout.String(); tokenPattern.MatchString(out) || strings.Contains(out, "Created workspace") || strings.Contains(out, "whsec_") {
 			t.Errorf("a start on an existing store printed a token or a bootstrap message:\n%s", out)
 		}
 		second.call(t, "GET", "/v1/automation/rules", admin, nil, http.StatusOK)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -152,6 +153,10 @@ func checkProcessedOnce(t testing.TB, s *server, token string, acked []string, r
 // TestCrashRecoverySQLite kills the server with SIGKILL in the middle of
 // ingestion and processing, restarts it on the same file and checks that
 // every event it acknowledged (202) survived and is processed exactly once.
+// The kill follows at once the acknowledgement of a batch of 500 events,
+// which the workers cannot have processed yet, and the file is read before
+// the restart: the test fails unless the crash landed with events
+// unprocessed, since otherwise it would prove nothing about recovery.
 func TestCrashRecoverySQLite(t *testing.T) {
 	t.Parallel()
 	skipIfShort(t)
@@ -208,8 +213,20 @@ func TestCrashRecoverySQLite(t *testing.T) {
 				}
 				if acks.add(ids) >= killAfter {
 					once.Do(func() {
+						// A last batch of 500, then the kill as soon as it is
+						// acknowledged; the other goroutines keep ingesting.
+						final := make([]map[string]any, 500)
+						for j := range final {
+							final[j] = messageEvent(fmt.Sprintf("crash-%02d", j%convs), total+j)
+						}
+						ids, err := s.ingest(ctx, token, final)
 						close(killing)
 						_ = s.signal(syscall.SIGKILL)
+						if err != nil {
+							errs.add(fmt.Errorf("the last batch before the kill: %w", err))
+							return
+						}
+						acks.add(ids)
 					})
 				}
 			}
@@ -225,6 +242,11 @@ func TestCrashRecoverySQLite(t *testing.T) {
 	}
 	acked := acks.all()
 	t.Logf("%d events acknowledged in %s, then the crash", len(acked), time.Since(start).Round(time.Millisecond))
+	unfinished := unfinishedInFile(t, db)
+	t.Logf("at the crash: %d events not processed", unfinished)
+	if unfinished == 0 {
+		t.Fatalf("every event was processed before the kill: the crash did not land while events were unprocessed")
+	}
 
 	start = time.Now()
 	restarted := startServer(t, "after the crash", env, "--database", db, "--workers", "4")
@@ -247,6 +269,24 @@ func TestCrashRecoverySQLite(t *testing.T) {
 	if code, took := restarted.Term(t); code != 0 || took > termBudget {
 		t.Errorf("SIGTERM after recovery: exit code %d after %s, want 0 within %s", code, took, termBudget)
 	}
+}
+
+// unfinishedInFile counts, in a SQLite file no server has open, the events
+// that are not processed yet: pending or processing, or still in the inbox.
+func unfinishedInFile(t *testing.T, path string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	err = db.QueryRow(`SELECT (SELECT count(*) FROM events WHERE status IN ('pending', 'processing'))
+		+ (SELECT count(*) FROM event_inbox)`).Scan(&n)
+	if err != nil {
+		t.Fatalf("reading %s after the crash: %v", path, err)
+	}
+	return n
 }
 
 // TestTwoNodesPostgres runs two nodes on one PostgreSQL schema: each event

@@ -52,7 +52,7 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	if err := st.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	token, created, err := tenancy.Bootstrap(ctx, st, c.BootstrapToken)
+	boot, created, err := tenancy.Bootstrap(ctx, st, c.BootstrapToken)
 	if err != nil {
 		return err
 	}
@@ -60,8 +60,9 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 		if c.BootstrapToken != "" {
 			fmt.Fprintf(stdout, "Created workspace %q with the admin token from SWITCHBOARD_BOOTSTRAP_TOKEN.\n", tenancy.DefaultWorkspace)
 		} else {
-			fmt.Fprintf(stdout, "Created workspace %q.\nAdmin token (shown once, keep it safe):\n\n    %s\n\n", tenancy.DefaultWorkspace, token)
+			fmt.Fprintf(stdout, "Created workspace %q.\nAdmin token (shown once, keep it safe):\n\n    %s\n\n", tenancy.DefaultWorkspace, boot.Token)
 		}
+		fmt.Fprintf(stdout, "Webhook signing secret (shown once; rotate it with POST /v1/workspace/secret):\n\n    %s\n\n", boot.WebhookSecret)
 	}
 
 	reg := prometheus.NewRegistry()

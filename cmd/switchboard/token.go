@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/switchboard-hq/switchboard/internal/auth"
 	"github.com/switchboard-hq/switchboard/internal/clock"
@@ -59,18 +60,57 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr *os.File) er
 	return nil
 }
 
+// findWorkspace resolves --workspace: an id, or a name only one workspace
+// has. Names are display names (docs/concepts.md#workspaces-members-tokens-and-roles), so two workspaces may share
+// one; then the operator must say which by id.
 func findWorkspace(ctx context.Context, st store.Store, ref string) (store.Workspace, error) {
-	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
-		ws, err := st.GetWorkspace(ctx, id)
-		if err == nil {
-			return ws, nil
+	return resolveWorkspace(ref,
+		func(id int64) (store.Workspace, error) { return st.GetWorkspace(ctx, id) },
+		func(name string) ([]store.Workspace, error) { return st.ListWorkspacesByName(ctx, name) })
+}
+
+// resolveWorkspace picks the one workspace ref names: by id when ref is a
+// number, by name otherwise or besides. When the id and the name point at
+// different workspaces, or several workspaces share the name, it refuses
+// and lists their ids rather than guess.
+func resolveWorkspace(ref string, byID func(int64) (store.Workspace, error),
+	byName func(string) ([]store.Workspace, error)) (store.Workspace, error) {
+	var found []store.Workspace
+	seen := map[int64]bool{}
+	add := func(w store.Workspace) {
+		if !seen[w.ID] {
+			seen[w.ID] = true
+			found = append(found, w)
 		}
 	}
-	ws, err := st.GetWorkspaceByName(ctx, ref)
-	if errors.Is(err, store.ErrNotFound) {
-		return ws, fmt.Errorf("no workspace %q (run `switchboard serve` once to create the default one)", ref)
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
+		w, err := byID(id)
+		switch {
+		case err == nil:
+			add(w)
+		case !errors.Is(err, store.ErrNotFound):
+			return store.Workspace{}, err
+		}
 	}
-	return ws, err
+	named, err := byName(ref)
+	if err != nil {
+		return store.Workspace{}, err
+	}
+	for _, w := range named {
+		add(w)
+	}
+	switch len(found) {
+	case 0:
+		return store.Workspace{}, fmt.Errorf("no workspace %q (run `switchboard serve` once to create the default one)", ref)
+	case 1:
+		return found[0], nil
+	}
+	ids := make([]string, len(found))
+	for i, w := range found {
+		ids[i] = strconv.FormatInt(w.ID, 10)
+	}
+	return store.Workspace{}, fmt.Errorf("%q names %d workspaces (ids %s); pass --workspace the id of the one you mean",
+		ref, len(found), strings.Join(ids, ", "))
 }
 
 func findMember(ctx context.Context, st store.Store, wsID, memberID int64, role auth.Role) (store.Member, error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 
 	"github.com/switchboard-hq/switchboard/internal/rules"
@@ -55,12 +56,17 @@ type node struct {
 }
 
 type nodeData struct {
-	c    scalar   // the value, prepared
-	set  []scalar // in / not_in
-	re   *regexp.Regexp
-	list int64
-	path string          // "conditions[1].any[0]", for traces
-	raw  json.RawMessage // the condition as submitted, for traces
+	c   scalar   // the value, prepared
+	set []scalar // in / not_in
+	re  *regexp.Regexp
+	// reInsts is the size of re's compiled program (see regexSize).
+	reInsts int64
+	// setBytes is the length of set's constants together, for the cost of
+	// an unindexed in.
+	setBytes int64
+	list     int64
+	path     string          // "conditions[1].any[0]", for traces
+	raw      json.RawMessage // the condition as submitted, for traces
 }
 
 var leafOps = map[string]struct {
@@ -263,6 +269,7 @@ func (cc *compiler) value(n *node, v any) error {
 		n.k.set = make([]scalar, len(list))
 		for i, e := range list {
 			n.k.set[i] = newConst(e)
+			n.k.setBytes += int64(len(n.k.set[i].lower))
 		}
 		return nil
 	case opMatches:
@@ -274,6 +281,7 @@ func (cc *compiler) value(n *node, v any) error {
 			return fmt.Errorf("%s: %w", n.k.path, err)
 		}
 		n.k.re = re
+		n.k.reInsts = regexSize("(?i)" + s)
 		return nil
 	case opDomain:
 		s, _ := v.(string)
@@ -283,4 +291,21 @@ func (cc *compiler) value(n *node, v any) error {
 	}
 	n.k.c = newConst(v)
 	return nil
+}
+
+// regexSize is the number of instructions of pattern's RE2 program, as
+// regexp.Compile builds it. RE2's NFA simulation advances at most one
+// thread per instruction for each byte it reads, so bytes × instructions
+// bounds a match's work whatever the pattern; the pattern's length does
+// not ("[a-z]{1000}" is 11 characters and 1,000 instructions).
+func regexSize(pattern string) int64 {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return 1
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return 1
+	}
+	return int64(max(len(prog.Inst), 1))
 }

@@ -9,7 +9,10 @@ import (
 type DryRunResult struct {
 	Matched bool `json:"matched"`
 	// Reason is the first that applies of trigger_mismatch,
-	// trigger_data_mismatch, conditions_not_met and rollout_excluded.
+	// trigger_data_mismatch, conditions_not_met, evaluation_limit and
+	// rollout_excluded. A dry-run traces every condition, so it reports
+	// evaluation_limit when the conditions do not all hold and one of
+	// them could not be computed within EvaluationBudget.
 	Reason Reason `json:"reason"`
 	// Trace holds every condition, groups and their children alike, in
 	// the rule's order, each with the value it read and its result.
@@ -75,6 +78,8 @@ func (p *Program) dryRun(cr *crule, in *Input) (*DryRunResult, error) {
 		res.Reason = ReasonTriggerMismatch
 	case !e.triggerDataFits(cr.td):
 		res.Reason = ReasonTriggerDataMismatch
+	case !condsOK && e.traceOver:
+		res.Reason = ReasonEvaluationLimit
 	case !condsOK:
 		res.Reason = ReasonConditionsNotMet
 	case !e.inRollout(cr):

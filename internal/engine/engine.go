@@ -10,7 +10,8 @@
 // snoozed, outside its schedule, workspace paused) or whose trigger_data
 // does not fit records no run. Otherwise it records a run that matched, or
 // did not with the first reason that applies of conditions_not_met,
-// rollout_excluded, cooldown and loop_prevented. loop_prevented is last,
+// evaluation_limit (see EvaluationBudget), rollout_excluded, cooldown and
+// loop_prevented. loop_prevented is last,
 // as the contract lists it: a run carrying it says "this would have
 // matched", which is what someone chasing a loop wants to know. A matched
 // run plans its actions, and the conversation-changing ones update the
@@ -41,8 +42,11 @@ type Reason string
 
 // Reasons of runs (docs/concepts.md#processing) and of dry-runs (docs/concepts.md#trying-a-rule).
 const (
-	ReasonNone                Reason = ""
-	ReasonConditionsNotMet    Reason = "conditions_not_met"
+	ReasonNone             Reason = ""
+	ReasonConditionsNotMet Reason = "conditions_not_met"
+	// ReasonEvaluationLimit: evaluating the rule's conditions would have
+	// exceeded what was left of the event's EvaluationBudget.
+	ReasonEvaluationLimit     Reason = "evaluation_limit"
 	ReasonRolloutExcluded     Reason = "rollout_excluded"
 	ReasonCooldown            Reason = "cooldown"
 	ReasonLoopPrevented       Reason = "loop_prevented"

@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"math"
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchboard-hq/switchboard/internal/rules"
 )
@@ -150,7 +152,61 @@ type evaluator struct {
 	in   *Input
 	plan *Plan
 	s    *scratch
+	// budget is what is left of the event's EvaluationBudget; over is set
+	// when a condition could not be afforded, and ends the rule.
+	budget int64
+	over   bool
+	// traceOver records, for a dry-run, that some condition was not
+	// computed for want of budget.
+	traceOver bool
 }
+
+// Bounded cost (docs/concepts.md#conditions): no rule and no payload can make one event's
+// evaluation expensive.
+const (
+	// MaxMatchBytes is how much of a string value matches reads: its
+	// first 64 KiB, cut back to a whole character. The other operators
+	// see the whole value.
+	MaxMatchBytes = 64 << 10
+
+	// EvaluationBudget is the work one event's evaluation may do, in work
+	// units, over all the rules it evaluates; a dry-run has the same
+	// budget for its one rule. A unit is at most about a nanosecond of CPU
+	// on the machine the benchmarks run on (two cores of a shared server),
+	// so the budget is at most about 50 ms; BenchmarkWorstCaseEvent
+	// measures 26 ms for the costliest event it can build.
+	//
+	// Visiting a rule costs one unit, and so does visiting a condition.
+	// Computing a condition costs, for each value it reads (each element
+	// of an array): for contains and body_contains, per byte of the value,
+	// 1 + a quarter of the constant's length, at most 12 (the worst case of
+	// a substring search); for matches, RegexUnitCost per byte read (at
+	// most MaxMatchBytes) per instruction of the pattern's compiled RE2
+	// program; for domain, one per byte; for an unindexed in, one per
+	// constant and per byte of the constants; one for the others, which
+	// read a bounded part of the value. The cost is known before the
+	// condition runs: a condition that would exceed what is left is not
+	// computed, and its rule ends as not matched with reason
+	// evaluation_limit. Once the budget is spent every later rule of the
+	// event ends so too (each costs at least a unit), so many rules
+	// together cannot escape it.
+	EvaluationBudget = 50_000_000
+
+	// RegexUnitCost is what one byte × one program instruction of a
+	// matches costs, in work units. RE2's NFA simulation (Go's regexp has
+	// no DFA) spends up to about 40 ns per thread step, and it may have
+	// a thread on every instruction.
+	RegexUnitCost = 40
+
+	// bodyUnitCost is what stripping one byte of message.body to text
+	// costs (body_contains): about 45 ns on HTML that is all entities and
+	// tags.
+	bodyUnitCost = 45
+
+	// maxContainsUnitCost is the most a byte of a substring search costs
+	// (bytes.Index on adversarial input, about 11 ns per byte).
+	maxContainsUnitCost = 12
+)
 
 // RolloutKey returns the event's rollout key (§6): its conversation_id,
 // else payload.conversation.id, else its contact id, else its event id.
@@ -208,7 +264,7 @@ func bucket(ruleID int64, key string, buf *[]byte) int {
 // begin resets plan for a new event.
 func (plan *Plan) begin(p *Program, in *Input) *evaluator {
 	s := &plan.s
-	plan.ev = evaluator{p: p, in: in, plan: plan, s: s}
+	plan.ev = evaluator{p: p, in: in, plan: plan, s: s, budget: EvaluationBudget}
 	plan.Paused = false
 	plan.RolloutKey = ""
 	clear(plan.Runs) // drop references to the previous event's data
@@ -279,7 +335,16 @@ func (cr *crule) effective(now time.Time) bool {
 
 // decide fills run's outcome, reasons in the order of §6.
 func (ev *evaluator) decide(cr *crule, run *Run) {
+	ev.over = false
+	if !ev.charge(1) {
+		run.Reason = ReasonEvaluationLimit
+		return
+	}
 	if failed := ev.all(cr.conds); failed != nil {
+		if ev.over {
+			run.Reason = ReasonEvaluationLimit
+			return
+		}
 		run.Reason = ReasonConditionsNotMet
 		run.Failure = TraceEntry{Path: failed.k.path, Condition: failed.k.raw, Actual: ev.actual(failed)}
 		return
@@ -368,7 +433,14 @@ func (ev *evaluator) all(nodes []node) *node {
 		if n.memo >= 0 {
 			m := memo[n.memo]
 			if m == memoUnknown {
-				m = ev.compute(n)
+				if m = ev.compute(n); m == memoOver {
+					return n
+				}
+			} else if ev.budget <= 0 {
+				ev.over = true
+				return n
+			} else {
+				ev.budget--
 			}
 			if (m == memoTrue) == n.neg {
 				return n
@@ -388,7 +460,19 @@ func (ev *evaluator) all(nodes []node) *node {
 	return nil
 }
 
-// test evaluates one node.
+// charge takes cost from the event's budget; when it is not there, it
+// takes nothing, sets over and returns false.
+func (ev *evaluator) charge(cost int64) bool {
+	if cost > ev.budget {
+		ev.over = true
+		return false
+	}
+	ev.budget -= cost
+	return true
+}
+
+// test evaluates one node. It returns false when the budget ran out
+// (ev.over), whatever the node: the caller ends the rule.
 func (ev *evaluator) test(n *node) bool {
 	switch n.op {
 	case opAll:
@@ -398,30 +482,51 @@ func (ev *evaluator) test(n *node) bool {
 			if ev.test(&n.kids[i]) {
 				return true
 			}
+			if ev.over {
+				return false
+			}
 		}
 		return false
 	case opNot:
-		return !ev.test(&n.kids[0])
+		ok := ev.test(&n.kids[0])
+		return !ok && !ev.over
 	}
 	m := ev.s.memo[n.memo]
 	if m == memoUnknown {
-		m = ev.compute(n)
+		if m = ev.compute(n); m == memoOver {
+			return false
+		}
+	} else if !ev.charge(1) {
+		return false
 	}
 	return (m == memoTrue) != n.neg
 }
 
-// Memo states of a leaf for the current event.
+// Memo states of a leaf for the current event. memoOver is never stored:
+// compute returns it for a leaf it could not afford, which stays unknown.
 const (
 	memoUnknown uint8 = iota
 	memoFalse
 	memoTrue
+	memoOver
 )
 
 // compute decides leaf n's positive operator for this event, stores it in
-// the memo and returns it.
+// the memo and returns it; it returns memoOver, computing nothing, when
+// the leaf costs more than the budget has left.
 func (ev *evaluator) compute(n *node) uint8 {
-	if n.indexed && ev.decideIndexed(n) {
-		return ev.s.memo[n.memo]
+	if n.indexed {
+		// A contains on a string is a substring test, not a look-up.
+		if v := &ev.s.slots[n.slot]; n.op != opContains || !v.present || v.kind == jArray {
+			if !ev.charge(1 + int64(len(v.elems))) {
+				return memoOver
+			}
+			ev.decideIndexed(n)
+			return ev.s.memo[n.memo]
+		}
+	}
+	if !ev.charge(ev.cost(n)) {
+		return memoOver
 	}
 	m := memoFalse
 	if ev.positive(n) {
@@ -472,6 +577,72 @@ func markEqual(memo []uint8, idx *eqIndex, s *scalar) {
 	}
 }
 
+// cost is what computing leaf n costs (see EvaluationBudget).
+func (ev *evaluator) cost(n *node) int64 {
+	switch n.op {
+	case opBodyContains:
+		if !ev.s.bodyDone {
+			// Stripping the body to text is done once per event, by the
+			// first body_contains that the budget affords.
+			if !ev.charge(1 + bodyUnitCost*ev.bodyLen()) {
+				return math.MaxInt64
+			}
+			ev.body()
+		}
+		return 1 + int64(len(ev.s.bodyLower))*containsUnitCost(n.k.c.lower)
+	case opContactList:
+		return 1 + int64(len(ev.in.ContactLists))
+	}
+	v := &ev.s.slots[n.slot]
+	if !v.present || n.op == opExists {
+		return 1
+	}
+	switch v.kind {
+	case jObject:
+		return 1
+	case jArray:
+		c := int64(1)
+		for i := range v.elems {
+			c += scalarCost(n, &v.elems[i])
+		}
+		return c
+	}
+	return scalarCost(n, &v.one)
+}
+
+// scalarCost is what applying leaf n to one scalar costs.
+func scalarCost(n *node, s *scalar) int64 {
+	switch n.op {
+	case opMatches:
+		return 1 + int64(len(matchPrefix(s.text)))*n.k.reInsts*RegexUnitCost
+	case opContains:
+		return 1 + int64(len(s.lower))*containsUnitCost(n.k.c.lower)
+	case opDomain:
+		return 1 + int64(len(s.lower))
+	case opIn:
+		return int64(len(n.k.set)) + n.k.setBytes
+	}
+	return 1
+}
+
+// containsUnitCost is what one byte of a search for needle costs.
+func containsUnitCost(needle []byte) int64 {
+	return min(1+int64(len(needle))/4, maxContainsUnitCost)
+}
+
+// matchPrefix is the part of b that matches reads: at most MaxMatchBytes,
+// cut back to the start of a character so the cut adds no invalid byte.
+func matchPrefix(b []byte) []byte {
+	if len(b) <= MaxMatchBytes {
+		return b
+	}
+	cut := MaxMatchBytes
+	for cut > 0 && !utf8.RuneStart(b[cut]) {
+		cut--
+	}
+	return b[:cut]
+}
+
 // positive computes a leaf's positive operator (neg not applied).
 func (ev *evaluator) positive(n *node) bool {
 	switch n.op {
@@ -508,6 +679,11 @@ func (ev *evaluator) traced(n *node, tr *[]TraceEntry) bool {
 		ok = !ev.traced(&n.kids[0], tr)
 	default:
 		ok = ev.test(n)
+		if ev.over {
+			// Not computed: the trace goes on with what the budget has
+			// left, and the dry-run reports evaluation_limit.
+			ev.over, ev.traceOver = false, true
+		}
 		(*tr)[at].Actual = ev.actual(n)
 	}
 	(*tr)[at].Result = ok
@@ -520,7 +696,12 @@ func (ev *evaluator) actual(n *node) json.RawMessage {
 	case opAll, opAny, opNot:
 		return nil
 	case opBodyContains:
-		ev.body()
+		if !ev.s.bodyDone {
+			return nil // not stripped: the budget did not afford it
+		}
+		if ev.s.bodyFound && ev.s.bodyRaw == nil {
+			ev.s.bodyRaw = ev.quote(ev.s.bodyText)
+		}
 		return ev.s.bodyRaw
 	case opContactList:
 		return ev.senderRaw()
@@ -583,7 +764,7 @@ func match(n *node, s *scalar, inArray bool) bool {
 		c, ok := order(s, &n.k.c)
 		return ok && c <= 0
 	case opMatches:
-		return n.k.re.Match(s.text)
+		return n.k.re.Match(matchPrefix(s.text))
 	case opDomain:
 		return bytes.Equal(domainOf(s.lower), n.k.c.lower)
 	}
@@ -736,8 +917,17 @@ func (ev *evaluator) body() {
 	s.arena = appendText(s.arena, sc.text)
 	s.bodyText = s.arena[start:len(s.arena):len(s.arena)]
 	s.bodyLower = lowered(&s.arena, s.bodyText)
-	s.bodyRaw = ev.quote(s.bodyText)
 	s.bodyFound = true
+}
+
+// bodyLen is the length of message.body's JSON text, 0 when there is none.
+func (ev *evaluator) bodyLen() int64 {
+	d := &ev.s.doc
+	i := d.lookup(pathBody, &ev.s.keyBuf)
+	if i < 0 {
+		return 0
+	}
+	return int64(d.nodes[i].to - d.nodes[i].from)
 }
 
 // senderRaw returns the sender's address as JSON, or nil (see

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/switchboard-hq/switchboard/internal/validation"
 )
 
 // The payload is indexed, not decoded: one pass over the bytes records
@@ -36,7 +38,9 @@ type jnode struct {
 }
 
 // maxDepth bounds nesting so a hostile payload cannot exhaust the stack.
-const maxDepth = 512
+// It is the request limit (docs/concepts.md#conventions): ingestion refuses deeper bodies, so
+// every event it accepts can be evaluated here.
+const maxDepth = validation.MaxJSONDepth
 
 var errBadJSON = errors.New("engine: payload is not valid JSON")
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,9 +130,13 @@ func TestPropertyPriorityAndStop(t *testing.T) {
 }
 
 // Chained effects: each rule tests the conversation's tags as earlier
-// rules of the same event left them, exactly as a sequential model does.
+// rules of the same event left them, exactly as a sequential model does,
+// and the first matching stop_on_match rule ends the event. The counters
+// show that both paths are drawn: a stop that ended the event early, and
+// an event that ran its rules to the end.
 func TestPropertyChainedTags(t *testing.T) {
 	t.Parallel()
+	var stopped, ranOut atomic.Int64
 	names := []string{"a", "b", "c"}
 	tags := []Tag{{ID: 1, Name: "a"}, {ID: 2, Name: "B"}, {ID: 3, Name: "c"}}
 	rapid.Check(t, func(t *rapid.T) {
@@ -151,6 +156,7 @@ func TestPropertyChainedTags(t *testing.T) {
 				negate: rapid.Bool().Draw(t, "negate"),
 				act:    rapid.Int64Range(1, 3).Draw(t, "tag"),
 				add:    rapid.Bool().Draw(t, "add"),
+				stop:   rapid.Bool().Draw(t, "stop"),
 			}
 			op := "contains"
 			if s.negate {
@@ -162,6 +168,7 @@ func TestPropertyChainedTags(t *testing.T) {
 				typ = rules.ActionAddTag
 			}
 			rs[i].Actions = []rules.Action{{Type: typ, TagID: ptr(s.act)}}
+			rs[i].StopOnMatch = s.stop
 			specs[i] = s
 		}
 		p, err := Compile(rs, CompileOptions{Tags: tags})
@@ -173,20 +180,30 @@ func TestPropertyChainedTags(t *testing.T) {
 			model[tg] = true
 		}
 		var wantMatched []int64
+		wantRuns := n
 		for i, s := range specs {
 			if model[s.test] == s.negate {
 				continue
 			}
 			wantMatched = append(wantMatched, int64(i+1))
 			model[names[s.act-1]] = s.add
+			if s.stop {
+				wantRuns = i + 1
+				break
+			}
+		}
+		if wantRuns < n {
+			stopped.Add(1)
+		} else {
+			ranOut.Add(1)
 		}
 		payload, _ := json.Marshal(map[string]any{"conversation": map[string]any{"tags": initial}})
 		var plan Plan
 		if err := p.Evaluate(incoming(string(payload)), &plan); err != nil {
 			t.Fatal(err)
 		}
-		if fmt.Sprint(matchedIDs(&plan)) != fmt.Sprint(wantMatched) {
-			t.Fatalf("matched %v, want %v", matchedIDs(&plan), wantMatched)
+		if fmt.Sprint(matchedIDs(&plan)) != fmt.Sprint(wantMatched) || len(plan.Runs) != wantRuns {
+			t.Fatalf("matched %v in %d runs, want %v in %d", matchedIDs(&plan), len(plan.Runs), wantMatched, wantRuns)
 		}
 		if len(wantMatched) > 0 {
 			got := map[string]bool{}
@@ -200,4 +217,7 @@ func TestPropertyChainedTags(t *testing.T) {
 			}
 		}
 	})
+	if stopped.Load() == 0 || ranOut.Load() == 0 {
+		t.Errorf("%d checks ended at a stop_on_match rule and %d ran every rule; both paths must be drawn", stopped.Load(), ranOut.Load())
+	}
 }

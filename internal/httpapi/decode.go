@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/switchboard-hq/switchboard/internal/validation"
 )
@@ -93,13 +95,52 @@ func decodeJSON(data []byte, dst any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return errBadRequest("the request body must be a JSON object")
 	}
-	// Fast path: a well-formed body with known keys and right types.
+	if err := checkBody(data); err != nil {
+		return err
+	}
+	// Fast path: a well-formed body with known keys and right types. A
+	// type holding times takes the checker's path, which also checks that
+	// each is in range (encoding/json accepts any year an offset makes).
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err == nil && !hasTrailingData(dec) && strictKeys(data, dst) {
+	if err := dec.Decode(dst); err == nil && !hasTrailingData(dec) && strictKeys(data, dst) &&
+		!hasTimes(reflect.TypeOf(dst).Elem()) {
 		return nil
 	}
 	return diagnose(data, dst)
+}
+
+var timesCache sync.Map // reflect.Type → bool
+
+// hasTimes reports whether values of t can hold a time.Time.
+func hasTimes(t reflect.Type) bool {
+	if v, ok := timesCache.Load(t); ok {
+		return v.(bool)
+	}
+	v := typeHasTimes(t, map[reflect.Type]bool{})
+	timesCache.Store(t, v)
+	return v
+}
+
+func typeHasTimes(t reflect.Type, seen map[reflect.Type]bool) bool {
+	t = unwrapType(t)
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch {
+	case t == timeType:
+		return true
+	case t.Kind() == reflect.Struct:
+		for _, f := range structFields(t) {
+			if typeHasTimes(f.Type, seen) {
+				return true
+			}
+		}
+	case t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map:
+		return typeHasTimes(t.Elem(), seen)
+	}
+	return false
 }
 
 func hasTrailingData(dec *json.Decoder) bool {
@@ -239,12 +280,16 @@ var (
 	rawType  = reflect.TypeFor[json.RawMessage]()
 )
 
-func (c *checker) mismatch(path, want string) {
-	field := path
-	if field == "" {
-		field = "(body)"
+// field names path in an error; the body itself is "(body)".
+func (c *checker) field(path string) string {
+	if path == "" {
+		return "(body)"
 	}
-	c.invalid.Add(field, "must be %s", want)
+	return path
+}
+
+func (c *checker) mismatch(path, want string) {
+	c.invalid.Add(c.field(path), "must be %s", want)
 }
 
 func (c *checker) check(t reflect.Type, v any, path string) {
@@ -264,8 +309,10 @@ func (c *checker) check(t reflect.Type, v any, path string) {
 			c.mismatch(path, "an RFC 3339 time")
 			return
 		}
-		if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+		if v, err := time.Parse(time.RFC3339Nano, s); err != nil {
 			c.mismatch(path, "an RFC 3339 time such as \"2026-11-22T10:30:00Z\"")
+		} else {
+			c.invalid.Time(c.field(path), v)
 		}
 		return
 	}
@@ -424,4 +471,310 @@ func structFields(t reflect.Type) map[string]reflect.StructField {
 	walk(t)
 	fieldCache.Store(t, m)
 	return m
+}
+
+// checkBody refuses, with a 400, what the contract calls malformed but
+// encoding/json lets through (docs/concepts.md#conventions): nesting deeper than
+// validation.MaxJSONDepth, a key repeated in one object (encoding/json
+// keeps the last), invalid UTF-8 and lone UTF-16 surrogates (both of which
+// it replaces with U+FFFD). It reads the body once, at any depth, event
+// payloads included. Plain syntax errors it leaves to the decoder, which
+// reports them with its own words; it returns nil for those.
+func checkBody(data []byte) error {
+	c := bodyChecker{data: data}
+	c.space()
+	err := c.value(0)
+	if err == errSyntax {
+		return nil
+	}
+	return err
+}
+
+// errSyntax stops bodyChecker at a syntax error the decoder will report.
+var errSyntax = errors.New("syntax error")
+
+// bodyChecker walks a JSON text for checkBody. path holds the keys and
+// indexes leading to the value being read, to name it in a problem.
+type bodyChecker struct {
+	data []byte
+	pos  int
+	path []string
+	buf  []byte // a decoded key
+}
+
+func (c *bodyChecker) space() {
+	for c.pos < len(c.data) {
+		switch c.data[c.pos] {
+		case ' ', '\t', '\n', '\r':
+			c.pos++
+		default:
+			return
+		}
+	}
+}
+
+// where names the value being read by its path ("" at the top level).
+func (c *bodyChecker) where() string {
+	p := ""
+	for _, seg := range c.path {
+		p = validation.Join(p, seg)
+	}
+	return p
+}
+
+func (c *bodyChecker) fail(format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if field := c.where(); field != "" {
+		return errBadField(field, "%s", msg)
+	}
+	return errBadRequest("%s", msg)
+}
+
+func (c *bodyChecker) value(depth int) error {
+	if c.pos >= len(c.data) {
+		return errSyntax
+	}
+	switch ch := c.data[c.pos]; {
+	case ch == '{' || ch == '[':
+		if depth+1 > validation.MaxJSONDepth {
+			return c.fail("JSON may nest at most %d levels deep (byte %d)", validation.MaxJSONDepth, c.pos)
+		}
+		if ch == '{' {
+			return c.object(depth + 1)
+		}
+		return c.array(depth + 1)
+	case ch == '"':
+		return c.str(false)
+	case ch == '-' || ch >= '0' && ch <= '9':
+		return c.number()
+	}
+	for _, lit := range []string{"true", "false", "null"} {
+		if bytes.HasPrefix(c.data[c.pos:], []byte(lit)) {
+			c.pos += len(lit)
+			return nil
+		}
+	}
+	return errSyntax
+}
+
+// maxLinearKeys is the size up to which an object's keys are compared
+// one by one; larger objects use a map.
+const maxLinearKeys = 16
+
+func (c *bodyChecker) object(depth int) error {
+	c.pos++ // '{'
+	c.space()
+	if c.pos < len(c.data) && c.data[c.pos] == '}' {
+		c.pos++
+		return nil
+	}
+	var (
+		keys []string
+		set  map[string]struct{}
+	)
+	c.path = append(c.path, "")
+	defer func() { c.path = c.path[:len(c.path)-1] }()
+	for {
+		c.space()
+		if c.pos >= len(c.data) || c.data[c.pos] != '"' {
+			return errSyntax
+		}
+		if err := c.str(true); err != nil {
+			return err
+		}
+		key := string(c.buf)
+		c.path[len(c.path)-1] = key
+		if key == "" {
+			c.path[len(c.path)-1] = `""`
+		}
+		dup := false
+		if set != nil {
+			_, dup = set[key]
+			set[key] = struct{}{}
+		} else {
+			for _, k := range keys {
+				dup = dup || k == key
+			}
+			keys = append(keys, key)
+			if len(keys) > maxLinearKeys {
+				set = make(map[string]struct{}, 2*len(keys))
+				for _, k := range keys {
+					set[k] = struct{}{}
+				}
+			}
+		}
+		if dup {
+			return c.fail("is given more than once in one object")
+		}
+		c.space()
+		if c.pos >= len(c.data) || c.data[c.pos] != ':' {
+			return errSyntax
+		}
+		c.pos++
+		c.space()
+		if err := c.value(depth); err != nil {
+			return err
+		}
+		c.space()
+		if c.pos >= len(c.data) {
+			return errSyntax
+		}
+		switch c.data[c.pos] {
+		case ',':
+			c.pos++
+		case '}':
+			c.pos++
+			return nil
+		default:
+			return errSyntax
+		}
+	}
+}
+
+func (c *bodyChecker) array(depth int) error {
+	c.pos++ // '['
+	c.space()
+	if c.pos < len(c.data) && c.data[c.pos] == ']' {
+		c.pos++
+		return nil
+	}
+	c.path = append(c.path, "")
+	defer func() { c.path = c.path[:len(c.path)-1] }()
+	for i := 0; ; i++ {
+		c.path[len(c.path)-1] = fmt.Sprintf("[%d]", i)
+		c.space()
+		if err := c.value(depth); err != nil {
+			return err
+		}
+		c.space()
+		if c.pos >= len(c.data) {
+			return errSyntax
+		}
+		switch c.data[c.pos] {
+		case ',':
+			c.pos++
+		case ']':
+			c.pos++
+			return nil
+		default:
+			return errSyntax
+		}
+	}
+}
+
+// str reads a string, checking its UTF-8 and its \u escapes; when key is
+// set its decoded content is left in c.buf.
+func (c *bodyChecker) str(key bool) error {
+	c.pos++ // '"'
+	c.buf = c.buf[:0]
+	for c.pos < len(c.data) {
+		ch := c.data[c.pos]
+		switch {
+		case ch == '"':
+			c.pos++
+			return nil
+		case ch < 0x20:
+			return errSyntax
+		case ch == '\\':
+			if err := c.escape(key); err != nil {
+				return err
+			}
+		case ch < utf8.RuneSelf:
+			if key {
+				c.buf = append(c.buf, ch)
+			}
+			c.pos++
+		default:
+			r, size := utf8.DecodeRune(c.data[c.pos:])
+			if r == utf8.RuneError && size == 1 {
+				return c.fail("invalid UTF-8 at byte %d", c.pos)
+			}
+			if key {
+				c.buf = append(c.buf, c.data[c.pos:c.pos+size]...)
+			}
+			c.pos += size
+		}
+	}
+	return errSyntax
+}
+
+func (c *bodyChecker) escape(key bool) error {
+	if c.pos+1 >= len(c.data) {
+		return errSyntax
+	}
+	ch := c.data[c.pos+1]
+	c.pos += 2
+	var r rune
+	switch ch {
+	case '"', '\\', '/':
+		r = rune(ch)
+	case 'b':
+		r = '\b'
+	case 'f':
+		r = '\f'
+	case 'n':
+		r = '\n'
+	case 'r':
+		r = '\r'
+	case 't':
+		r = '\t'
+	case 'u':
+		at := c.pos - 2
+		hi, ok := c.hex4()
+		if !ok {
+			return errSyntax
+		}
+		r = hi
+		switch {
+		case utf16.IsSurrogate(hi) && hi >= 0xDC00:
+			return c.fail("lone UTF-16 surrogate \\u%04x at byte %d is not a character", hi, at)
+		case utf16.IsSurrogate(hi):
+			lo := rune(-1)
+			if c.pos+1 < len(c.data) && c.data[c.pos] == '\\' && c.data[c.pos+1] == 'u' {
+				c.pos += 2
+				if lo, ok = c.hex4(); !ok {
+					return errSyntax
+				}
+			}
+			if lo < 0xDC00 || lo > 0xDFFF {
+				return c.fail("lone UTF-16 surrogate \\u%04x at byte %d is not a character", hi, at)
+			}
+			r = utf16.DecodeRune(hi, lo)
+		}
+	default:
+		return errSyntax
+	}
+	if key {
+		c.buf = utf8.AppendRune(c.buf, r)
+	}
+	return nil
+}
+
+func (c *bodyChecker) hex4() (rune, bool) {
+	if len(c.data)-c.pos < 4 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(c.data[c.pos:c.pos+4]), 16, 32)
+	if err != nil {
+		return 0, false
+	}
+	c.pos += 4
+	return rune(n), true
+}
+
+// number skips a JSON number; encoding/json judges its grammar.
+func (c *bodyChecker) number() error {
+	start := c.pos
+	for c.pos < len(c.data) {
+		switch ch := c.data[c.pos]; {
+		case ch >= '0' && ch <= '9', ch == '-', ch == '+', ch == '.', ch == 'e', ch == 'E':
+			c.pos++
+		default:
+			if c.pos == start {
+				return errSyntax
+			}
+			return nil
+		}
+	}
+	return nil
 }

@@ -52,23 +52,34 @@ type readOnly struct {
 	UpdatedAt any `json:"updated_at,omitempty"`
 }
 
+// checkName checks a display name field: required when creating, never
+// null, and a name by validation.Name's rules.
 func checkName(errs *validation.Errors, field string, o Optional[string], required bool, max int) {
 	switch {
-	case !o.Set && required, o.Null, o.Set && strings.TrimSpace(o.Value) == "":
+	case !o.Set && required, o.Null:
 		errs.Add(field, "is required and may not be empty")
-	case o.Set && utf8.RuneCountInString(o.Value) > max:
-		errs.Add(field, "must be at most %d characters", max)
+	case o.Set:
+		errs.Name(field, o.Value, max)
 	}
 }
 
 func checkExternalID(errs *validation.Errors, o Optional[string]) {
-	if o.Present() && (o.Value == "" || utf8.RuneCountInString(o.Value) > maxExternalID) {
-		errs.Add("external_id", "must be 1 to %d characters, or null", maxExternalID)
+	if !o.Present() {
+		return
 	}
+	if o.Value == "" || utf8.RuneCountInString(o.Value) > maxExternalID {
+		errs.Add("external_id", "must be 1 to %d characters, or null", maxExternalID)
+		return
+	}
+	errs.Text("external_id", o.Value)
 }
 
-// normalizeEmail checks an address and returns it lower-cased.
+// normalizeEmail checks an address and returns it lower-cased. An address
+// is a text field too: no control characters (docs/concepts.md#conventions).
 func normalizeEmail(s string) (string, bool) {
+	if validation.TextProblem(s) != "" {
+		return "", false
+	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != strings.TrimSpace(s) || a.Name != "" {
 		return "", false
@@ -304,7 +315,10 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) error {
 	var expires *time.Time
 	if body.ExpiresAt.Present() {
 		e := body.ExpiresAt.Value.UTC()
-		if !e.After(a.clock.Now()) {
+		switch {
+		case !validation.TimeInRange(e):
+			errs.Add("expires_at", "%s", validation.TimeRangeMessage)
+		case !e.After(a.clock.Now()):
 			errs.Add("expires_at", "must be in the future")
 		}
 		expires = &e

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchboard-hq/switchboard/internal/canonical"
+	"github.com/switchboard-hq/switchboard/internal/validation"
 )
 
 // Ingestion is the hottest path of the API, and the general decoder
@@ -183,8 +184,18 @@ func (s *jsonScanner) occurredAt(o *Optional[time.Time]) bool {
 		return true
 	}
 	q, ok := s.plainString()
-	return ok && o.Value.UnmarshalJSON(q) == nil
+	return ok && o.Value.UnmarshalJSON(q) == nil && validation.TimeInRange(o.Value)
 }
+
+// hashDepthOffset makes the hasher refuse the payload exactly where the
+// body would nest deeper than validation.MaxJSONDepth: HashValue stops at
+// canonical.MaxDepth counting from the depth it is given, so starting the
+// count this much deeper moves its stop to ours, at no cost to the one
+// pass. (decodeJSON then answers the 400.) The array's length fails to
+// compile should canonical.MaxDepth ever fall below our limit.
+const hashDepthOffset = canonical.MaxDepth - validation.MaxJSONDepth
+
+var _ [hashDepthOffset]struct{}
 
 // payload hashes the payload object where it stands and keeps its bytes.
 func (s *jsonScanner) payload(ev *scannedEvent, depth int) bool {
@@ -192,7 +203,7 @@ func (s *jsonScanner) payload(ev *scannedEvent, depth int) bool {
 	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
 		return false // null, or not an object: decodeJSON and toNewEvent say which
 	}
-	sum, end, err := canonical.HashValue(s.data[s.pos:], depth)
+	sum, end, err := canonical.HashValue(s.data[s.pos:], depth+hashDepthOffset)
 	if err != nil {
 		return false
 	}

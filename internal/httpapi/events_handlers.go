@@ -82,9 +82,7 @@ func (a *API) toNewEvent(e *scannedEvent, ws int64, now time.Time) (store.NewEve
 			errs.Add(field, "must be 1 to %d characters", maxIDLen)
 			return nil
 		}
-		if strings.ContainsRune(o.Value, 0) || !utf8.ValidString(o.Value) {
-			// PostgreSQL text cannot hold NUL; refuse it on every store alike.
-			errs.Add(field, "must be valid UTF-8 without NUL characters")
+		if !errs.Text(field, o.Value) {
 			return nil
 		}
 		v := o.Value

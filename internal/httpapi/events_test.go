@@ -45,7 +45,8 @@ var (
 	eventFields = []string{"id", "event_type", "conversation_id", "contact_id", "payload", "payload_hash", "source",
 		"channel_source", "caused_by", "status", "attempts", "available_at", "occurred_at", "created_at", "processed_at", "error"}
 	runFields = []string{"id", "event_id", "rule_id", "conversation_id", "matched", "executed", "status", "result",
-		"created_at", "settled_at", "rule_name", "event_type", "event_source", "event_status", "contact_id", "channel_source"}
+		"created_at", "settled_at", "rule_name", "event_type", "event_source", "event_status", "contact_id", "channel_source",
+		"rule_version"}
 )
 
 // run is a run object as the API returns it.
@@ -66,6 +67,7 @@ type run struct {
 	EventStatus    string    `json:"event_status"`
 	ContactID      *string   `json:"contact_id"`
 	ChannelSource  *string   `json:"channel_source"`
+	RuleVersion    int       `json:"rule_version"`
 }
 
 type runResult struct {
@@ -839,7 +841,10 @@ func TestProcessingRuns(t *testing.T) {
 		}
 		common := func(r run) run {
 			r.EventID, r.ConversationID, r.ContactID, r.ChannelSource = in.ID, ptr("c-1"), ptr("k-1"), ptr("email")
-			r.EventType, r.EventSource, r.EventStatus, r.CreatedAt = "messages.incoming", "api", "processed", ts(now)
+			// A run's created_at is its event's (the decision record keeps
+			// an event's runs together, in the order its rules ran).
+			r.EventType, r.EventSource, r.EventStatus, r.CreatedAt = "messages.incoming", "api", "processed", ev.CreatedAt
+			r.RuleVersion = 1
 			return r
 		}
 		// Matched, with deliveries waiting in the outbox: pending.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchboard-hq/switchboard/internal/store"
+	"github.com/switchboard-hq/switchboard/internal/validation"
 )
 
 // Pagination limits (docs/concepts.md#conventions).
@@ -42,7 +44,7 @@ func parseCursor(s string) (*Cursor, bool) {
 		return nil, false
 	}
 	t, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
+	if err != nil || !validation.TimeInRange(t) {
 		return nil, false
 	}
 	if _, err := uuid.Parse(id); err != nil {
@@ -71,6 +73,9 @@ func parsePage(q url.Values, cursorOK bool) (pageQuery, error) {
 		if err != nil || n < 1 {
 			return pq, errBadField("page", "must be an integer of at least 1")
 		}
+		if n > maxPage(pq.PerPage) {
+			return pq, errBadField("page", "must be at most %d with per_page %d", maxPage(pq.PerPage), pq.PerPage)
+		}
 		pq.Page = n
 	}
 	if hasCursor {
@@ -86,6 +91,17 @@ func parsePage(q url.Values, cursorOK bool) (pageQuery, error) {
 	}
 	return pq, nil
 }
+
+// maxOffset is the largest offset a list is asked for. The stores take
+// 64-bit offsets; this bound keeps the offset and the one extra row a
+// keyset list asks for (Limit = per_page + 1) clear of overflow, so no page
+// number can wrap around to page 1's rows. Any page below it that has no
+// rows is simply empty.
+const maxOffset = math.MaxInt - 2*maxPerPage
+
+// maxPage is the largest page whose offset (page-1)*perPage stays within
+// maxOffset.
+func maxPage(perPage int) int { return maxOffset/perPage + 1 }
 
 // storePage converts an offset request for the store.
 func (pq pageQuery) storePage() store.Page {

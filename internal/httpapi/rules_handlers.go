@@ -584,6 +584,8 @@ func (a *API) snoozeRule(w http.ResponseWriter, r *http.Request) error {
 	}
 	until := body.SnoozedUntil.Value.UTC().Truncate(time.Millisecond)
 	switch {
+	case !validation.TimeInRange(until):
+		return errInvalidField("snoozed_until", "%s", validation.TimeRangeMessage)
 	case !until.After(now):
 		return errInvalidField("snoozed_until", "must be in the future")
 	case until.Sub(now) > maxSnooze:
@@ -757,6 +759,12 @@ func (a *API) previewSchedule(w http.ResponseWriter, r *http.Request) error {
 		}
 		start = t.UTC()
 	}
+	// The range must end within year 9999, or a window's end could not be
+	// written (RFC 3339 has four-digit years).
+	end := start.Add(time.Duration(hours) * time.Hour)
+	if !validation.TimeInRange(start) || !validation.TimeInRange(end) {
+		return errBadField("start_at", "%s, and so must start_at + hours", validation.TimeRangeMessage)
+	}
 	rule, err := a.loadRule(r)
 	if err != nil {
 		return err
@@ -773,7 +781,7 @@ func (a *API) previewSchedule(w http.ResponseWriter, r *http.Request) error {
 	if sched != nil {
 		tz = sched.Location().String()
 	}
-	ranges := sched.Windows(start, start.Add(time.Duration(hours)*time.Hour))
+	ranges := sched.Windows(start, end)
 	out := schedulePreview{RuleID: rule.ID, Timezone: tz, Windows: make([]previewWindow, len(ranges))}
 	for i, rg := range ranges {
 		out.Windows[i] = previewWindow{Start: apiTime(rg.Start), End: apiTime(rg.End)}
@@ -835,6 +843,8 @@ func (a *API) putControl(w http.ResponseWriter, r *http.Request) error {
 	if body.PauseReason.Present() {
 		if len([]rune(body.PauseReason.Value)) > rules.MaxDescriptionLen {
 			errs.Add("pause_reason", "must be at most %d characters", rules.MaxDescriptionLen)
+		} else {
+			errs.Text("pause_reason", body.PauseReason.Value)
 		}
 		v := body.PauseReason.Value
 		c.PauseReason = &v
@@ -842,6 +852,8 @@ func (a *API) putControl(w http.ResponseWriter, r *http.Request) error {
 	if body.PausedUntil.Present() {
 		until := body.PausedUntil.Value.UTC().Truncate(time.Millisecond)
 		switch {
+		case !validation.TimeInRange(until):
+			errs.Add("paused_until", "%s", validation.TimeRangeMessage)
 		case !c.IsPaused:
 			errs.Add("paused_until", "requires is_paused: true")
 		case !until.After(now):

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -40,17 +39,18 @@ type workspaceResponse struct {
 	AlertWebhookURL *string       `json:"alert_webhook_url"`
 	AlertEmails     []string      `json:"alert_emails"`
 	RetentionDays   int           `json:"retention_days"`
-	// WebhookSecret is the current signing secret. Only admins can read the
-	// workspace; the host needs the secret to verify deliveries.
-	WebhookSecret string `json:"webhook_secret"`
-	CreatedAt     Time   `json:"created_at"`
-	UpdatedAt     Time   `json:"updated_at"`
+	// The signing secret is not here: no GET returns it (docs/concepts.md#workspaces-members-tokens-and-roles). It is
+	// shown when it is made, by POST /v1/workspaces and
+	// POST /v1/workspace/secret, so a leaked admin token or a logged
+	// response does not also leak what lets anyone forge deliveries.
+	CreatedAt Time `json:"created_at"`
+	UpdatedAt Time `json:"updated_at"`
 }
 
 func toWorkspace(w store.Workspace) workspaceResponse {
 	out := workspaceResponse{ID: w.ID, Name: w.Name, Timezone: w.Timezone, ActionsURL: w.ActionsURL,
 		AlertWebhookURL: w.AlertWebhookURL, AlertEmails: w.AlertEmails, RetentionDays: w.RetentionDays,
-		WebhookSecret: w.Secret, CreatedAt: apiTime(w.CreatedAt), UpdatedAt: apiTime(w.UpdatedAt)}
+		CreatedAt: apiTime(w.CreatedAt), UpdatedAt: apiTime(w.UpdatedAt)}
 	if out.AlertEmails == nil {
 		out.AlertEmails = []string{}
 	}
@@ -155,6 +155,7 @@ func (sw *smtpWrite) merge(s *store.SMTPSettings) validation.Errors {
 		if o.Set {
 			*dst = ""
 			if !o.Null {
+				errs.Text(field, o.Value)
 				*dst = o.Value
 			}
 		}
@@ -204,10 +205,9 @@ func (a *API) patchWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if errs := body.apply(&ws); len(errs) > 0 {
 		return errInvalid(errs)
 	}
+	// Names are display names (docs/concepts.md#workspaces-members-tokens-and-roles): another workspace's name is no
+	// conflict, and answering one would tell this tenant that it exists.
 	ws, err = a.store.UpdateWorkspace(r.Context(), ws)
-	if errors.Is(err, store.ErrConflict) {
-		return errConflict("a workspace with this name already exists")
-	}
 	if err != nil {
 		return err
 	}
@@ -236,7 +236,9 @@ type workspaceCreated struct {
 	ID         int64  `json:"id"`
 	Name       string `json:"name"`
 	AdminToken string `json:"admin_token"`
-	CreatedAt  Time   `json:"created_at"`
+	// WebhookSecret is shown here, where it is made, and never again.
+	WebhookSecret string `json:"webhook_secret"`
+	CreatedAt     Time   `json:"created_at"`
 }
 
 func (a *API) createWorkspace(w http.ResponseWriter, r *http.Request) error {
@@ -253,11 +255,9 @@ func (a *API) createWorkspace(w http.ResponseWriter, r *http.Request) error {
 		return errInvalid(errs)
 	}
 	ws, _, token, err := tenancy.CreateWorkspace(r.Context(), a.store, strings.TrimSpace(body.Name.Value), "")
-	if errors.Is(err, store.ErrConflict) {
-		return errConflict("a workspace with this name already exists")
-	}
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, workspaceCreated{ID: ws.ID, Name: ws.Name, AdminToken: token, CreatedAt: apiTime(ws.CreatedAt)})
+	return writeJSON(w, http.StatusCreated, workspaceCreated{ID: ws.ID, Name: ws.Name, AdminToken: token,
+		WebhookSecret: ws.Secret, CreatedAt: apiTime(ws.CreatedAt)})
 }

@@ -99,32 +99,44 @@ func (e *env) ingest(t *testing.T, typ, conv string, payload string) store.Event
 	return g.Results[0].Event
 }
 
-// drain processes every due event with a pool of workers and stops it.
+// drain processes every due event with workers concurrent Cycles of one
+// pool on the fake clock: no real workers to poll, no sleeps. It returns
+// after a round of cycles that claimed nothing, and fails when an event
+// is left pending or processing.
 func (e *env) drain(t *testing.T, p pipeline.Processor, workers int) {
 	t.Helper()
-	w := pipeline.StartWorkers(e.st, p, pipeline.WorkerOptions{Workers: workers, Clock: e.clock, IdlePoll: 5 * time.Millisecond})
-	// Generous: SQLite under the race detector on a loaded 2-core CI
-	// machine is slow, and a conversation's events go one at a time.
-	deadline := time.Now().Add(90 * time.Second)
+	w := pipeline.NewWorkers(e.st, p, pipeline.WorkerOptions{Workers: workers, Clock: e.clock})
 	for {
-		_, pending, err := e.st.ListEvents(context.Background(), e.ws.ID, store.EventFilter{Status: store.EventPending}, store.ListQuery{Limit: 1})
-		if err != nil {
-			t.Fatal(err)
+		var claimed atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for {
+					n, err := w.Cycle(context.Background())
+					if err != nil {
+						t.Errorf("Cycle: %v", err)
+						return
+					}
+					if n == 0 {
+						return
+					}
+					claimed.Add(int64(n))
+				}
+			})
 		}
-		_, processing, err := e.st.ListEvents(context.Background(), e.ws.ID, store.EventFilter{Status: store.EventProcessing}, store.ListQuery{Limit: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if pending+processing == 0 {
+		wg.Wait()
+		if claimed.Load() == 0 {
 			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("events not processed in time: %d pending, %d processing", pending, processing)
-		}
-		time.Sleep(5 * time.Millisecond) // polling real workers with a bounded deadline
 	}
-	if err := w.Stop(context.Background()); err != nil {
-		t.Fatal(err)
+	for _, status := range []string{store.EventPending, store.EventProcessing} {
+		_, n, err := e.st.ListEvents(context.Background(), e.ws.ID, store.EventFilter{Status: status}, store.ListQuery{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			t.Fatalf("after draining, %d events are %s", n, status)
+		}
 	}
 }
 
@@ -334,38 +346,47 @@ func TestProcessingErrorsRetryThenFail(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, e *env) {
 		ev := e.ingest(t, rules.TriggerIncoming, "c1", `{}`)
 		f := &failing{Processor: e.engine}
-		w := pipeline.StartWorkers(e.st, f, pipeline.WorkerOptions{Workers: 1, Clock: e.clock, IdlePoll: 2 * time.Millisecond,
+		w := pipeline.NewWorkers(e.st, f, pipeline.WorkerOptions{Workers: 1, Clock: e.clock,
 			Backoff: func(attempt int) time.Duration { return time.Duration(attempt) * time.Minute }})
-		defer w.Stop(context.Background())
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			got, err := e.st.GetEvent(context.Background(), e.ws.ID, ev.ID)
+		ctx := context.Background()
+		cycle := func(want int) {
+			t.Helper()
+			if n, err := w.Cycle(ctx); n != want || err != nil {
+				t.Fatalf("Cycle = %d, %v; want %d claimed", n, err, want)
+			}
+		}
+		for attempt := 1; attempt <= pipeline.MaxAttempts; attempt++ {
+			cycle(1)
+			got, err := e.st.GetEvent(ctx, e.ws.ID, ev.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Status == store.EventFailed {
-				if got.Attempts != pipeline.MaxAttempts || got.Error == nil || *got.Error != "boom 5" {
-					t.Errorf("failed event = attempts %d error %v", got.Attempts, got.Error)
+			if attempt < pipeline.MaxAttempts {
+				retryAt := e.clock.Now().Add(time.Duration(attempt) * time.Minute)
+				if got.Status != store.EventPending || got.Attempts != attempt || !got.AvailableAt.Equal(retryAt) {
+					t.Fatalf("after attempt %d: %s, attempts %d, available %v; want pending until %v", attempt, got.Status, got.Attempts, got.AvailableAt, retryAt)
 				}
-				break
+				// Not before the backoff: exactly at it.
+				e.clock.Advance(time.Duration(attempt)*time.Minute - time.Millisecond)
+				cycle(0)
+				e.clock.Advance(time.Millisecond)
+				continue
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("event not failed in time: %+v", got)
+			if got.Status != store.EventFailed || got.Attempts != pipeline.MaxAttempts || got.Error == nil || *got.Error != "boom 5" {
+				t.Fatalf("after the last attempt: %s, attempts %d, error %v; want failed with boom 5", got.Status, got.Attempts, got.Error)
 			}
-			// The retry is scheduled in fake time: move the clock past it.
-			e.clock.Advance(10 * time.Minute)
-			time.Sleep(2 * time.Millisecond)
 		}
+		e.clock.Advance(time.Hour)
+		cycle(0)
 		if c := f.calls.Load(); c != pipeline.MaxAttempts {
 			t.Errorf("processed %d times, want %d", c, pipeline.MaxAttempts)
 		}
 		// A failed event can be retried by hand.
-		if _, err := e.st.RetryEvent(context.Background(), e.ws.ID, ev.ID); err != nil {
+		if _, err := e.st.RetryEvent(ctx, e.ws.ID, ev.ID); err != nil {
 			t.Fatal(err)
 		}
-		w.Stop(context.Background())
 		e.drain(t, e.engine, 1)
-		got, _ := e.st.GetEvent(context.Background(), e.ws.ID, ev.ID)
+		got, _ := e.st.GetEvent(ctx, e.ws.ID, ev.ID)
 		if got.Status != store.EventProcessed {
 			t.Errorf("after retry status = %s, want processed", got.Status)
 		}

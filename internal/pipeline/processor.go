@@ -231,7 +231,7 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 			continue
 		}
 		run := store.Run{
-			ID: store.RunID(e.ID, e.CreatedAt, pr.Rule.ID), WorkspaceID: e.WorkspaceID, EventID: e.ID,
+			ID: store.RunID(e.ID, e.CreatedAt, pr.Rule.ID, len(out.Runs)), WorkspaceID: e.WorkspaceID, EventID: e.ID,
 			RuleID: pr.Rule.ID, RuleName: pr.Rule.Name, RuleVersion: pr.Rule.Version,
 			ConversationID: e.ConversationID, ContactID: e.ContactID,
 			Matched: pr.Matched, Status: store.RunNotMatched, CreatedAt: e.CreatedAt, EventType: e.EventType,

@@ -40,11 +40,38 @@ type WorkerOptions struct {
 }
 
 // Workers is a pool of event workers.
+//
+// Two guarantees keep one workspace from stalling the others (docs/concepts.md#conditions
+// "Bounded cost"):
+//
+//   - A worker keeps its lease while it works: it renews the leases of the
+//     batch it holds every Lease/3, between events (on the pool's clock)
+//     and from a timer while an event is being processed, so no other
+//     worker's claim ever finds them expired. A claim whose lease could
+//     not be renewed (it expired and another worker took it) is dropped
+//     from the batch: not processed, or not committed.
+//   - One workspace's events never occupy every worker of the node: a
+//     workspace may be held by at most Workers-1 of them (at least 1). A
+//     worker "holds" a workspace from the claim of its batch until it has
+//     processed the batch's last event of it. When a worker claims, it
+//     asks the store to pass over the workspaces that are at the cap, so
+//     the claim digs past their backlog to the other workspaces' events.
+//     The pool claims one batch at a time, so no two claims race past the
+//     cap. Claiming and then handing back (ReleaseEvent) the events of a
+//     workspace at the cap would not do: the claim takes the oldest events
+//     first, and would take the same ones every time.
 type Workers struct {
 	store store.Events
 	proc  Processor
 	opts  WorkerOptions
 	wake  chan struct{}
+
+	// claimMu makes the pool's claims one at a time (see claim).
+	claimMu sync.Mutex
+	mu      sync.Mutex
+	// holders counts, per workspace, the workers holding a batch with
+	// unprocessed events of it.
+	holders map[int64]int
 
 	stop    chan struct{}
 	stopped sync.Once
@@ -85,7 +112,8 @@ func NewWorkers(s store.Events, p Processor, opts WorkerOptions) *Workers {
 	if opts.Backoff == nil {
 		opts.Backoff = DefaultBackoff
 	}
-	return &Workers{store: s, proc: p, opts: opts, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	return &Workers{store: s, proc: p, opts: opts, wake: make(chan struct{}, 1), stop: make(chan struct{}),
+		holders: map[int64]int{}}
 }
 
 // Start starts the pool's goroutines.
@@ -165,30 +193,54 @@ func (w *Workers) loop(id int) {
 	}
 }
 
+// WorkspaceCap is how many of the pool's workers may hold one
+// workspace's events at once: all but one, at least one.
+func (w *Workers) WorkspaceCap() int { return max(w.opts.Workers-1, 1) }
+
 // Cycle claims one batch, processes it and commits it, in the caller's
-// goroutine. It returns how many events it claimed.
+// goroutine. It returns how many events it claimed. Several Cycles may
+// run at once: each is one worker.
 func (w *Workers) Cycle(ctx context.Context) (int, error) {
-	claims, err := w.store.ClaimEvents(ctx, w.opts.Owner, w.opts.Batch, w.opts.Lease)
-	if err != nil || len(claims) == 0 {
+	b, err := w.claim(ctx)
+	if err != nil || b == nil {
 		return 0, err
 	}
-	completions := make([]store.Completion, 0, len(claims))
-	for i, c := range claims {
+	defer b.close()
+	n := len(b.claims)
+	completions := make([]store.Completion, 0, len(b.claims))
+	done := make([]int, 0, len(b.claims)) // the index in b.claims of each completion
+	for i, c := range b.claims {
 		if w.stopping() {
 			// Shutting down: hand the rest back at once rather than make
 			// another node wait for the leases to expire.
-			w.release(ctx, claims[i:])
+			w.release(ctx, b.unsettled(i))
 			break
+		}
+		b.renewIfDue(ctx)
+		if b.isLost(i) {
+			b.finished(i)
+			continue
 		}
 		out, err := w.proc.Process(ctx, c.Event)
 		if err != nil {
+			b.settle(i)
 			w.fail(ctx, c, err)
-			continue
+		} else {
+			completions = append(completions, store.Completion{Claim: c, Outcome: out})
+			done = append(done, i)
 		}
-		completions = append(completions, store.Completion{Claim: c, Outcome: out})
+		b.finished(i)
 	}
+	b.renewIfDue(ctx)
+	kept := completions[:0]
+	for k, c := range completions {
+		if !b.isLost(done[k]) {
+			kept = append(kept, c)
+		}
+	}
+	completions = kept
 	if len(completions) == 0 {
-		return len(claims), nil
+		return n, nil
 	}
 	errs, err := w.store.CompleteEvents(ctx, completions)
 	if err != nil {
@@ -197,7 +249,7 @@ func (w *Workers) Cycle(ctx context.Context) (int, error) {
 		for _, c := range completions {
 			w.fail(ctx, c.Claim, err)
 		}
-		return len(claims), fmt.Errorf("pipeline: unable to commit %d outcomes: %w", len(completions), err)
+		return n, fmt.Errorf("pipeline: unable to commit %d outcomes: %w", len(completions), err)
 	}
 	for i, e := range errs {
 		if e != nil && !errors.Is(e, store.ErrLeaseLost) {
@@ -206,7 +258,189 @@ func (w *Workers) Cycle(ctx context.Context) (int, error) {
 			w.opts.Logger.Warn("lease lost; another worker owns the event now", "event_id", completions[i].Claim.Event.ID)
 		}
 	}
-	return len(claims), nil
+	return n, nil
+}
+
+// capped lists the workspaces that are held by WorkspaceCap workers.
+func (w *Workers) capped() []int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var ids []int64
+	for ws, n := range w.holders {
+		if n >= w.WorkspaceCap() {
+			ids = append(ids, ws)
+		}
+	}
+	return ids
+}
+
+// claim claims a batch around the workspaces at the cap, registers its
+// workspaces as held by this worker and starts renewing its leases; nil
+// when there was nothing to claim. The pool's claims are made one at a
+// time, so what one claim holds is known to the next: otherwise two
+// workers could both take a workspace at the cap minus one.
+func (w *Workers) claim(ctx context.Context) (*batch, error) {
+	w.claimMu.Lock()
+	defer w.claimMu.Unlock()
+	claimedAt := w.opts.Clock.Now()
+	claims, err := w.store.ClaimEvents(ctx, w.opts.Owner, w.opts.Batch, w.opts.Lease, w.capped()...)
+	if err != nil || len(claims) == 0 {
+		return nil, err
+	}
+	left := map[int64]int{}
+	for _, c := range claims {
+		left[c.Event.WorkspaceID]++
+	}
+	w.mu.Lock()
+	for ws := range left {
+		w.holders[ws]++
+	}
+	w.mu.Unlock()
+	b := &batch{w: w, ctx: ctx, claims: claims, left: left, renewed: claimedAt,
+		lost: make([]bool, len(claims)), settled: make([]bool, len(claims)), stop: make(chan struct{})}
+	b.wg.Add(1)
+	go b.renewLoop()
+	return b, nil
+}
+
+// batch is the claims one Cycle holds.
+type batch struct {
+	w      *Workers
+	ctx    context.Context
+	claims []store.Claim
+	stop   chan struct{}
+	wg     sync.WaitGroup
+
+	// left counts the unprocessed events of each held workspace; only
+	// the Cycle's goroutine uses it.
+	left map[int64]int
+
+	mu sync.Mutex // serialises renewals; guards what follows
+	// renewed is when the leases were last renewed (or claimed), on the
+	// pool's clock.
+	renewed time.Time
+	// lost marks the claims whose lease could not be renewed: another
+	// worker took them.
+	lost []bool
+	// settled marks the claims already failed or released: no longer
+	// ours to renew.
+	settled []bool
+}
+
+// renewLoop renews the leases every Lease/3 of wall time while the batch
+// is held, for an event whose processing takes long.
+func (b *batch) renewLoop() {
+	defer b.wg.Done()
+	t := time.NewTicker(b.w.opts.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.renew(b.ctx)
+		}
+	}
+}
+
+// renewIfDue renews the leases when Lease/3 has passed on the pool's
+// clock since the last renewal.
+func (b *batch) renewIfDue(ctx context.Context) {
+	b.mu.Lock()
+	due := b.w.opts.Clock.Now().Sub(b.renewed) >= b.w.opts.Lease/3
+	b.mu.Unlock()
+	if due {
+		b.renew(ctx)
+	}
+}
+
+// renew extends the leases of the claims still ours, and marks those
+// another worker took as lost.
+func (b *batch) renew(ctx context.Context) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var (
+		claims []store.Claim
+		index  []int
+	)
+	for i, c := range b.claims {
+		if !b.lost[i] && !b.settled[i] {
+			claims = append(claims, c)
+			index = append(index, i)
+		}
+	}
+	if len(claims) == 0 {
+		return
+	}
+	now := b.w.opts.Clock.Now()
+	held, err := b.w.store.ExtendLeases(ctx, claims, b.w.opts.Lease)
+	if err != nil {
+		// Tried again at the next tick; the lease has two more thirds.
+		b.w.opts.Logger.Warn("unable to renew the leases of a batch", "events", len(claims), "err", err)
+		return
+	}
+	b.renewed = now
+	for k, ok := range held {
+		if !ok {
+			b.lost[index[k]] = true
+			b.w.opts.Logger.Warn("lease lost; the event is dropped from the batch", "event_id", claims[k].Event.ID)
+		}
+	}
+}
+
+func (b *batch) isLost(i int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lost[i]
+}
+
+// settle marks claim i as settled (failed or released).
+func (b *batch) settle(i int) {
+	b.mu.Lock()
+	b.settled[i] = true
+	b.mu.Unlock()
+}
+
+// unsettled marks the claims from i on as settled and returns them, for
+// release.
+func (b *batch) unsettled(from int) []store.Claim {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []store.Claim
+	for i := from; i < len(b.claims); i++ {
+		if !b.lost[i] {
+			b.settled[i] = true
+			out = append(out, b.claims[i])
+		}
+	}
+	return out
+}
+
+// finished lets go of claim i's workspace when it was the batch's last
+// event of it.
+func (b *batch) finished(i int) {
+	ws := b.claims[i].Event.WorkspaceID
+	if b.left[ws]--; b.left[ws] == 0 {
+		delete(b.left, ws)
+		b.w.letGo(ws)
+	}
+}
+
+// close stops the renewals and lets go of every workspace still held.
+func (b *batch) close() {
+	close(b.stop)
+	b.wg.Wait()
+	for ws := range b.left {
+		b.w.letGo(ws)
+	}
+}
+
+func (w *Workers) letGo(ws int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.holders[ws]--; w.holders[ws] <= 0 {
+		delete(w.holders, ws)
+	}
 }
 
 // fail records a processing error: retried with backoff, failed for good

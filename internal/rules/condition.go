@@ -19,9 +19,14 @@ import (
 // Limits of the condition language (docs/concepts.md#conditions). The contract fixes depth,
 // leaves and regex length; the others are ours and keep stored rules small.
 const (
-	MaxConditionDepth    = 5    // a group in the top-level list is depth 1
-	MaxConditionLeaves   = 50   // typed conditions count as leaves
-	MaxRegexLen          = 512  // characters of a "matches" pattern
+	MaxConditionDepth  = 5   // a group in the top-level list is depth 1
+	MaxConditionLeaves = 50  // typed conditions count as leaves
+	MaxRegexLen        = 512 // characters of a "matches" pattern
+	// MaxRulePatternLen bounds the characters of all of one rule's
+	// "matches" patterns together (docs/concepts.md#conditions "Bounded cost"): with the
+	// 64 KiB a pattern reads and the engine's per-event budget, it keeps
+	// what one rule can make an event cost small.
+	MaxRulePatternLen    = 4096
 	MaxConditionValueLen = 2000 // characters of a string value
 	MaxConditionListLen  = 1000 // entries of an in / not_in list
 	MaxFieldLen          = 200  // characters of a field path
@@ -135,6 +140,9 @@ func ParseConditions(raw json.RawMessage, triggerType string) ([]Condition, vali
 	if p.leaves > MaxConditionLeaves {
 		p.errs.Add("", "must have at most %d conditions (leaves, typed included), has %d", MaxConditionLeaves, p.leaves)
 	}
+	if p.patternLen > MaxRulePatternLen {
+		p.errs.Add("", "the matches patterns of a rule must total at most %d characters, these total %d", MaxRulePatternLen, p.patternLen)
+	}
 	if len(p.errs) > 0 {
 		return nil, p.errs
 	}
@@ -166,6 +174,8 @@ type condParser struct {
 	trigger string
 	errs    validation.Errors
 	leaves  int
+	// patternLen is the characters of every matches pattern seen so far.
+	patternLen int
 }
 
 var (
@@ -495,7 +505,7 @@ func (p *condParser) leafValue(obj map[string]json.RawMessage, op, path string) 
 		switch {
 		case !ok:
 			p.errs.Add(path, "must be a regular expression (a string) for matches")
-		case utf8.RuneCountInString(s) > MaxRegexLen:
+		case p.addPattern(s) > MaxRegexLen:
 			p.errs.Add(path, "must be at most %d characters", MaxRegexLen)
 		default:
 			if _, err := regexp.Compile(s); err != nil {
@@ -509,6 +519,14 @@ func (p *condParser) leafValue(obj map[string]json.RawMessage, op, path string) 
 		}
 	}
 	return v
+}
+
+// addPattern counts a matches pattern towards the rule's total and
+// returns its length in characters.
+func (p *condParser) addPattern(s string) int {
+	n := utf8.RuneCountInString(s)
+	p.patternLen += n
+	return n
 }
 
 func (p *condParser) typed(obj map[string]json.RawMessage, path string) Condition {

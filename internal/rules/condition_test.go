@@ -398,3 +398,53 @@ func ExampleParseConditions() {
 	}
 	// Output: conditions[0].operator: unknown operator "eq"
 }
+
+// TestRulePatternBudget: the matches patterns of one rule total at most
+// MaxRulePatternLen characters (docs/concepts.md#conditions "Bounded cost"), counted in
+// characters wherever they sit in the tree; Validate names "conditions".
+func TestRulePatternBudget(t *testing.T) {
+	t.Parallel()
+	// patterns returns n leaves of distinct patterns of size characters
+	// (multi-byte, so bytes are not what is counted), the last in a group.
+	patterns := func(n, size int) string {
+		var leaves []string
+		for i := range n {
+			p := fmt.Sprintf("é%03d", i) + strings.Repeat("x", size-4)
+			leaves = append(leaves, fmt.Sprintf(`{"field":"message.subject","operator":"matches","value":%q}`, p))
+		}
+		last := len(leaves) - 1
+		leaves[last] = `{"any":[` + leaves[last] + `]}`
+		return "[" + strings.Join(leaves, ",") + "]"
+	}
+	tests := []struct {
+		name    string
+		conds   string
+		refused bool
+	}{
+		{"8 of 512: exactly the budget", patterns(8, 512), false},
+		{"9 of 500", patterns(9, 500), true},
+		{"8 of 512 and one more character", strings.Replace(patterns(8, 512), `[{`, `[{"field":"message.subject","operator":"matches","value":"a"},{`, 1), true},
+		{"50 of 80", patterns(50, 80), false},
+		{"50 of 82", patterns(50, 82), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := Rule{Name: "x", TriggerType: TriggerIncoming, Conditions: json.RawMessage(tt.conds),
+				Actions: []Action{{Type: ActionAddNote, Body: ptrTo("n")}}, RolloutPercentage: 100}
+			var found bool
+			for _, e := range r.Validate() {
+				if e.Field == "conditions" && strings.Contains(e.Message, "at most 4096 characters") {
+					found = true
+				} else {
+					t.Errorf("unexpected error %s: %s", e.Field, e.Message)
+				}
+			}
+			if found != tt.refused {
+				t.Errorf("refused = %v, want %v (errors %v)", found, tt.refused, r.Validate())
+			}
+		})
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

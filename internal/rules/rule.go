@@ -75,15 +75,13 @@ func (r *Rule) SnoozedAt(now time.Time) bool {
 // store (see References).
 func (r *Rule) Validate() validation.Errors {
 	var errs validation.Errors
-	n := utf8.RuneCountInString(r.Name)
-	switch {
-	case n == 0:
-		errs.Add("name", "is required")
-	case n > MaxNameLen:
-		errs.Add("name", "must be at most %d characters", MaxNameLen)
-	}
-	if r.Description != nil && utf8.RuneCountInString(*r.Description) > MaxDescriptionLen {
-		errs.Add("description", "must be at most %d characters", MaxDescriptionLen)
+	errs.Name("name", r.Name, MaxNameLen)
+	if r.Description != nil {
+		if utf8.RuneCountInString(*r.Description) > MaxDescriptionLen {
+			errs.Add("description", "must be at most %d characters", MaxDescriptionLen)
+		} else {
+			errs.Text("description", *r.Description)
+		}
 	}
 	triggerOK := true
 	if r.TriggerType == "" {
@@ -108,6 +106,7 @@ func (r *Rule) Validate() validation.Errors {
 	default:
 		for i := range r.Actions {
 			errs.Merge(validation.Index("actions", i), r.Actions[i].Validate())
+			errs.Merge(validation.Index("actions", i), r.Actions[i].validateText())
 		}
 	}
 	if r.AlertSettings != nil {
@@ -144,4 +143,28 @@ func (r *Rule) References() (tagIDs, listIDs []int64) {
 		listIDs = ContactListIDs(conds)
 	}
 	return tagIDs, listIDs
+}
+
+// validateText applies the text rules (docs/concepts.md#conventions) to an action's strings,
+// and the time range to its snooze: every value of an action is stored
+// and rendered again.
+func (a *Action) validateText() validation.Errors {
+	var errs validation.Errors
+	text := func(field string, s *string) {
+		if s != nil {
+			errs.Text(field, *s)
+		}
+	}
+	text("body", a.Body)
+	text("subject", a.Subject)
+	text("url", a.URL)
+	for name, value := range a.Headers {
+		if errs.Text("headers", name) {
+			errs.Text("headers."+name, value)
+		}
+	}
+	if a.SnoozeUntil != nil {
+		errs.Time("snooze_until", *a.SnoozeUntil)
+	}
+	return errs
 }

@@ -140,7 +140,14 @@ func (s *ScheduleSettings) Validate() validation.Errors {
 			}
 		}
 	}
-	if s.ActiveFrom != nil && s.ActiveUntil != nil && !s.ActiveUntil.After(*s.ActiveFrom) {
+	inRange := true
+	if s.ActiveFrom != nil {
+		inRange = errs.Time("active_from", *s.ActiveFrom)
+	}
+	if s.ActiveUntil != nil {
+		inRange = errs.Time("active_until", *s.ActiveUntil) && inRange
+	}
+	if inRange && s.ActiveFrom != nil && s.ActiveUntil != nil && !s.ActiveUntil.After(*s.ActiveFrom) {
 		errs.Add("active_until", "must be after active_from")
 	}
 	return errs

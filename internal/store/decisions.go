@@ -226,17 +226,20 @@ func capActual(v json.RawMessage) json.RawMessage {
 	return json.RawMessage(`""`)
 }
 
-// RunID is the id of the run of rule ruleID for the event: the event's
-// created_at (milliseconds) in the first 48 bits, UUID version 7 and the
-// RFC 9562 variant, and the first 74 bits of SHA-256(event id, rule id)
-// in the rest.
-func RunID(eventID string, eventCreated time.Time, ruleID int64) string {
+// RunID is the id of the run of rule ruleID for the event, the pos-th
+// rule the event evaluated: the event's created_at (milliseconds) in the
+// first 48 bits, UUID version 7, pos in the 12 bits after the version (so
+// an event's runs sort in the order its rules ran; positions past 4095
+// share the last value and sort by hash), the RFC 9562 variant, and the
+// first 62 bits of SHA-256(event id, rule id) in the rest.
+func RunID(eventID string, eventCreated time.Time, ruleID int64, pos int) string {
 	var u uuid.UUID
 	ms := uint64(eventCreated.UnixMilli())
 	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	p := min(max(pos, 0), 0xfff)
+	u[6], u[7] = 0x70|byte(p>>8), byte(p) // version 7, then the position
 	h := runHash(eventID, ruleID)
-	copy(u[6:], h[:10])
-	u[6] = 0x70 | u[6]&0x0f // version 7
+	copy(u[8:], h[:8])
 	u[8] = 0x80 | u[8]&0x3f // variant 10
 	return u.String()
 }

@@ -272,7 +272,10 @@ type Events interface {
 	// (workspace, OrderKey) are ever processing at once and an event is
 	// only claimed when every earlier event of its OrderKey is finished.
 	// Each claim increments Attempts. On PostgreSQL it uses SKIP LOCKED.
-	ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration) ([]Claim, error)
+	// Events of the workspaces in exclude are passed over (as if they were
+	// not due): a node whose workers are all but one busy with a
+	// workspace's events claims the others' (API.md §4 "Bounded cost").
+	ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration, exclude ...int64) ([]Claim, error)
 	// CompleteEvents commits the outcomes of a claimed batch in ONE
 	// transaction: each event's runs, deliveries, activity, counters,
 	// cooldowns and conversation state, and its final status. An item
@@ -286,6 +289,14 @@ type Events interface {
 	// ReleaseEvent returns a claimed event to pending without counting the
 	// attempt (graceful shutdown).
 	ReleaseEvent(ctx context.Context, c Claim) error
+	// ExtendLeases renews the leases of claims to now + lease, so a worker
+	// keeps the events it is still working on however long that takes.
+	// held[i] is true when claims[i] is still current (its event is
+	// processing under its fence, its lease expired or not, as long as no
+	// one took it) and was extended; false when it is not: another worker
+	// took the event, or it was settled. The error return is for failures
+	// of the whole call.
+	ExtendLeases(ctx context.Context, claims []Claim, lease time.Duration) (held []bool, err error)
 	// RetryEvent re-queues a failed event (ErrConflict for other statuses).
 	RetryEvent(ctx context.Context, workspaceID int64, id string) (Event, error)
 	// NextEventDue is the earliest available_at of a pending event, so

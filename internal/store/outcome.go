@@ -112,6 +112,7 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 		ws := ev.WorkspaceID
 		created := msUTC(ev.CreatedAt)
 		hour := HourOf(created)
+		pos := 0 // the run's place in the order the event's rules ran
 		for _, r := range o.Runs {
 			k := runKey{ev.ID, r.RuleID}
 			if runKeys[k] {
@@ -119,7 +120,8 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 				continue
 			}
 			runKeys[k] = true
-			id := RunID(ev.ID, created, r.RuleID)
+			id := RunID(ev.ID, created, r.RuleID, pos)
+			pos++
 			if r.ID != id {
 				renamed[r.ID] = id
 			}

@@ -164,11 +164,11 @@ func expand(e recordEvent, keep func(Decision) bool) ([]Run, error) {
 		return nil, fmt.Errorf("event %s: %w", e.id, err)
 	}
 	out := make([]Run, 0, len(ds))
-	for _, d := range ds {
+	for pos, d := range ds {
 		if keep != nil && !keep(d) {
 			continue
 		}
-		r := Run{ID: RunID(e.id, e.created, d.RuleID), WorkspaceID: e.workspaceID, EventID: e.id, RuleID: d.RuleID,
+		r := Run{ID: RunID(e.id, e.created, d.RuleID, pos), WorkspaceID: e.workspaceID, EventID: e.id, RuleID: d.RuleID,
 			RuleVersion: d.RuleVersion, ConversationID: e.conversation, ContactID: e.contact, Matched: d.Matched,
 			Status: RunNotMatched, CreatedAt: e.created, SettledAt: e.processed, EventType: e.eventType,
 			EventSource: e.source, EventStatus: e.status, ChannelSource: e.channel,

@@ -135,6 +135,8 @@ type Workspaces interface {
 	// member and that member's token (tokenHash is the token's HashToken).
 	CreateWorkspace(ctx context.Context, p NewWorkspace) (Workspace, Member, Token, error)
 	GetWorkspace(ctx context.Context, id int64) (Workspace, error)
+	// ListWorkspacesByName returns the workspaces with that name, by id.
+	ListWorkspacesByName(ctx context.Context, name string) ([]Workspace, error)
 	// GetWorkspaceByName finds the one workspace with that name (names are
 	// display names: several is ErrAmbiguousName).
 	GetWorkspaceByName(ctx context.Context, name string) (Workspace, error)

@@ -124,14 +124,21 @@ func (s *SQL) GetWorkspace(ctx context.Context, id int64) (Workspace, error) {
 // ErrAmbiguousName: more than one workspace has the name asked for.
 var ErrAmbiguousName = fmt.Errorf("store: several workspaces have this name; use the id: %w", ErrConflict)
 
+// ListWorkspacesByName returns the workspaces with that name, by id
+// (names are display names: there may be several).
+func (s *SQL) ListWorkspacesByName(ctx context.Context, name string) ([]Workspace, error) {
+	ws, err := queryAll(ctx, s.d.Reader(), scanWorkspace,
+		`SELECT `+workspaceColumns+` FROM workspaces WHERE name = $1 ORDER BY id`, name)
+	return ws, wrap("list workspaces by name", err)
+}
+
 // GetWorkspaceByName returns the one workspace with that name: none is
 // ErrNotFound, several (names are display names) ErrAmbiguousName.
 func (s *SQL) GetWorkspaceByName(ctx context.Context, name string) (Workspace, error) {
-	ws, err := queryAll(ctx, s.d.Reader(), scanWorkspace,
-		`SELECT `+workspaceColumns+` FROM workspaces WHERE name = $1 ORDER BY id LIMIT 2`, name)
+	ws, err := s.ListWorkspacesByName(ctx, name)
 	switch {
 	case err != nil:
-		return Workspace{}, wrap("get workspace by name", err)
+		return Workspace{}, err
 	case len(ws) == 0:
 		return Workspace{}, wrap("get workspace by name", ErrNotFound)
 	case len(ws) > 1:

@@ -59,20 +59,28 @@ func sanitize(name string) string {
 	return string(out)
 }
 
+// Bootstrapped is what Bootstrap made: the admin token and the webhook
+// signing secret, each in clear. They are shown this once (docs/concepts.md#workspaces-members-tokens-and-roles): no
+// GET ever returns the secret, so the operator must see it here.
+type Bootstrapped struct {
+	Token         string
+	WebhookSecret string
+}
+
 // Bootstrap creates the default workspace when the store has none. It
-// returns the admin token when it created one (token, true), or ("",
-// false) when the store already had a workspace.
-func Bootstrap(ctx context.Context, s store.Store, token string) (string, bool, error) {
+// returns what it made and true when it created it, or false when the
+// store already had a workspace.
+func Bootstrap(ctx context.Context, s store.Store, token string) (Bootstrapped, bool, error) {
 	n, err := s.CountWorkspaces(ctx)
 	if err != nil {
-		return "", false, err
+		return Bootstrapped{}, false, err
 	}
 	if n > 0 {
-		return "", false, nil
+		return Bootstrapped{}, false, nil
 	}
-	_, _, tok, err := CreateWorkspace(ctx, s, DefaultWorkspace, token)
+	ws, _, tok, err := CreateWorkspace(ctx, s, DefaultWorkspace, token)
 	if err != nil {
-		return "", false, fmt.Errorf("tenancy: bootstrap: %w", err)
+		return Bootstrapped{}, false, fmt.Errorf("tenancy: bootstrap: %w", err)
 	}
-	return tok, true, nil
+	return Bootstrapped{Token: tok, WebhookSecret: ws.Secret}, true, nil
 }

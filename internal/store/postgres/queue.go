@@ -60,6 +60,7 @@ var claimQuery = `
 		FROM events e
 		WHERE e.status IN ('pending', 'processing')
 		  AND CASE e.status WHEN 'pending' THEN e.available_at <= $1 ELSE e.lease_expires_at <= $1 END
+		  AND e.workspace_id <> ALL($5::bigint[])
 		  AND (e.status = 'processing' OR (
 		        -- Two seeks: nothing of the key before it is unfinished
 		        -- (events_unfinished), and nothing of the key is processing
@@ -98,8 +99,9 @@ var claimQuery = `
 const claimPlan = `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)`
 
 // ClaimEvents leases up to limit due events, oldest first, in one round
-// trip: BEGIN, the plan settings, the claim and COMMIT are pipelined.
-func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration) ([]store.Claim, error) {
+// trip: BEGIN, the plan settings, the claim and COMMIT are pipelined. The
+// excluded workspaces are one array parameter (empty: none).
+func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration, exclude ...int64) ([]store.Claim, error) {
 	if limit <= 0 {
 		return []store.Claim{}, nil
 	}
@@ -115,7 +117,7 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease 
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
 		b.Queue(claimPlan)
-		b.Queue(claimQuery, now, limit, owner, now.Add(lease))
+		b.Queue(claimQuery, now, limit, owner, now.Add(lease), append([]int64{}, exclude...))
 		b.Queue("COMMIT")
 		br := conn.SendBatch(ctx, b)
 		defer br.Close()
@@ -571,4 +573,65 @@ func (s *Store) ReleaseEvent(ctx context.Context, c store.Claim) error {
 		UPDATE events SET status = 'pending', attempts = greatest(attempts - 1, 0),
 			lease_owner = NULL, lease_fence = NULL, lease_expires_at = NULL
 		WHERE id = $1 AND status = 'processing' AND lease_fence = $2`)
+}
+
+// extendLeases is the fence check and the renewal in one: a row whose
+// event is no longer processing under its fence is not extended.
+const extendLeases = `
+	UPDATE events e SET lease_expires_at = $3
+	FROM unnest($1::uuid[], $2::bigint[]) AS h (id, fence)
+	WHERE e.id = h.id AND e.status = 'processing' AND e.lease_fence = h.fence
+	RETURNING e.id, e.lease_fence`
+
+// ExtendLeases renews the claims that are still current, in one
+// statement. Rows are passed in event id order, the order CompleteEvents
+// locks them in; a deadlock that happens anyway is retried.
+func (s *Store) ExtendLeases(ctx context.Context, claims []store.Claim, lease time.Duration) ([]bool, error) {
+	held := make([]bool, len(claims))
+	if len(claims) == 0 {
+		return held, nil
+	}
+	type current struct {
+		id    [16]byte
+		fence int64
+	}
+	items := make([]current, 0, len(claims))
+	for _, c := range claims {
+		if id, ok := parseID(c.Event.ID); ok {
+			items = append(items, current{id, c.Fence})
+		}
+	}
+	slices.SortFunc(items, func(a, b current) int {
+		return cmp.Or(bytes.Compare(a.id[:], b.id[:]), cmp.Compare(a.fence, b.fence))
+	})
+	ids, fences := make([][16]byte, len(items)), make([]int64, len(items))
+	for i, it := range items {
+		ids[i], fences[i] = it.id, it.fence
+	}
+	var extended []current
+	err := s.pipelined(ctx, nil, func(conn *pgx.Conn) error {
+		rows, err := conn.Query(ctx, extendLeases, ids, fences, s.now().Add(lease))
+		if err != nil {
+			return err
+		}
+		extended, err = collect(rows, func(r scanner) (current, error) {
+			var c current
+			err := r.Scan(&c.id, &c.fence)
+			return c, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, wrap("extend leases", err)
+	}
+	live := make(map[current]bool, len(extended))
+	for _, c := range extended {
+		live[c] = true
+	}
+	for i, c := range claims {
+		if id, ok := parseID(c.Event.ID); ok {
+			held[i] = live[current{id, c.Fence}]
+		}
+	}
+	return held, nil
 }

@@ -71,15 +71,34 @@ var claimQuery = strings.NewReplacer("spent", `(status = 'processing' AND attemp
 		LIMIT ?4)
 	RETURNING ` + eventColumns + `, coalesce(lease_fence, 0)`)
 
+// claimExcludingQuery is claimQuery passing over the workspaces of ?5, a
+// JSON array. The claim without exclusions keeps its own text, so the
+// common case keeps its plan exactly.
+var claimExcludingQuery = strings.Replace(claimQuery,
+	"WHERE e.status IN ('pending', 'processing')",
+	"WHERE e.status IN ('pending', 'processing')\n\t\t  AND e.workspace_id NOT IN (SELECT value FROM json_each(?5))", 1)
+
 // ClaimEvents leases up to limit due events, oldest first, after moving
-// the inbox's events into the queue in the same transaction.
-func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration) ([]store.Claim, error) {
+// the inbox's events into the queue in the same transaction. The excluded
+// workspaces are one JSON array parameter, so each of the two statements
+// keeps one text (and prepared plan).
+func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration, exclude ...int64) ([]store.Claim, error) {
 	if limit <= 0 {
 		return []store.Claim{}, nil
 	}
 	now := s.now()
+	query := claimQuery
+	args := []any{ms(now), owner, ms(now.Add(lease)), limit}
+	if len(exclude) > 0 {
+		b, err := json.Marshal(exclude)
+		if err != nil {
+			return nil, wrap("claim events", err)
+		}
+		query = claimExcludingQuery
+		args = append(args, string(b))
+	}
 	var claims []store.Claim
-	claim := single(claimQuery)
+	claim := single(query)
 	s.prepare(ctx, promoteInbox, clearInbox, claim)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// The events ingested since the last claim join the queue first
@@ -91,11 +110,10 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease 
 			rows *sql.Rows
 			err  error
 		)
-		args := []any{ms(now), owner, ms(now.Add(lease)), limit}
 		if st := s.stmt(ctx, tx, stmtKey{claim, 0}); st != nil {
 			rows, err = st.QueryContext(ctx, args...)
 		} else {
-			rows, err = tx.QueryContext(ctx, claimQuery, args...)
+			rows, err = tx.QueryContext(ctx, query, args...)
 		}
 		if err != nil {
 			return err
@@ -393,4 +411,55 @@ func (s *Store) ReleaseEvent(ctx context.Context, c store.Claim) error {
 		UPDATE events SET status = 'pending', attempts = max(attempts - 1, 0),
 			lease_owner = NULL, lease_fence = NULL, lease_expires_at = NULL
 		WHERE id = ? AND status = 'processing' AND lease_fence = ?`)
+}
+
+// extendLeases is the fence check and the renewal in one: a row whose
+// event is no longer processing under its fence is not extended.
+var extendLeases = multiRow{
+	prefix: `WITH held (id, fence, expires) AS (VALUES `,
+	width:  3,
+	suffix: `)
+		UPDATE events SET lease_expires_at = held.expires
+		FROM held
+		WHERE events.id = held.id AND events.status = 'processing' AND events.lease_fence = held.fence
+		RETURNING events.id, events.lease_fence`,
+}
+
+// ExtendLeases renews the claims that are still current, in one
+// transaction.
+func (s *Store) ExtendLeases(ctx context.Context, claims []store.Claim, lease time.Duration) ([]bool, error) {
+	held := make([]bool, len(claims))
+	if len(claims) == 0 {
+		return held, nil
+	}
+	expires := ms(s.now().Add(lease))
+	byID := make(map[string][]int, len(claims))
+	args := make([]any, 0, len(claims)*extendLeases.width)
+	for i, c := range claims {
+		byID[c.Event.ID] = append(byID[c.Event.ID], i)
+		args = append(args, c.Event.ID, c.Fence, expires)
+	}
+	s.prepare(ctx, extendLeases)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		clear(held)
+		return s.queryRows(ctx, tx, extendLeases, args, func(r *sql.Rows) error {
+			var (
+				id    string
+				fence int64
+			)
+			if err := r.Scan(&id, &fence); err != nil {
+				return err
+			}
+			// The same event twice, under two fences: only the current
+			// one is held.
+			for _, i := range byID[id] {
+				held[i] = held[i] || claims[i].Fence == fence
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, wrap("extend leases", err)
+	}
+	return held, nil
 }

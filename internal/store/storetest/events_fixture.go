@@ -190,8 +190,14 @@ func newUUID() string { return uuid.Must(uuid.NewV7()).String() }
 // did not match failed its first condition, which read "x", and settled
 // when its event was completed (at).
 func run(e store.Event, r rules.Rule, matched bool, at time.Time) store.Run {
+	return runAt(e, r, matched, at, 0)
+}
+
+// runAt is run for the pos-th rule its event evaluated (a run's id sorts
+// an event's runs in the order its rules ran).
+func runAt(e store.Event, r rules.Rule, matched bool, at time.Time, pos int) store.Run {
 	out := store.Run{
-		ID: store.RunID(e.ID, e.CreatedAt, r.ID), WorkspaceID: e.WorkspaceID, EventID: e.ID, RuleID: r.ID,
+		ID: store.RunID(e.ID, e.CreatedAt, r.ID, pos), WorkspaceID: e.WorkspaceID, EventID: e.ID, RuleID: r.ID,
 		RuleName: r.Name, ConversationID: e.ConversationID, ContactID: e.ContactID, Matched: matched,
 		Status: store.RunPending, Result: json.RawMessage(`{"reason":null,"trace":[],"actions":[]}`),
 		CreatedAt: e.CreatedAt, EventType: e.EventType, EventSource: e.Source, ChannelSource: e.ChannelSource,

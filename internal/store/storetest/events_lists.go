@@ -50,7 +50,7 @@ func setupHistory(t *testing.T, open ClockOpener) *history {
 	now = h.now()
 	executed := run(h.e[0], h.rA, true, now)
 	executed.Status, executed.Executed, executed.SettledAt = store.RunExecuted, true, &now
-	missed := run(h.e[0], h.rB, false, now)
+	missed := runAt(h.e[0], h.rB, false, now, 1)
 	missed.SettledAt = &now
 	wantErr(t, "complete e0", h.complete(t, store.Completion{Claim: claims[0],
 		Outcome: store.Outcome{Status: store.EventProcessed, Runs: []store.Run{executed, missed}}})[0], nil)

@@ -26,7 +26,7 @@ func testEventCompletion(t *testing.T, open ClockOpener) {
 		now := q.now()
 
 		matched := run(e, r1, true, now)
-		missed := run(e, r2, false, now)
+		missed := runAt(e, r2, false, now, 1)
 		delivery := store.Delivery{
 			ID: newUUID(), WorkspaceID: q.ws.ID, RunID: matched.ID, EventID: e.ID, RuleID: r1.ID, ActionIndex: 0,
 			ConversationID: e.ConversationID, ContactID: e.ContactID, Action: json.RawMessage(`{"type":"add_tag","tag_id":3}`),

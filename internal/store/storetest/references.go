@@ -87,9 +87,12 @@ func testRuleReferences(t *testing.T, open Opener) {
 		t.Parallel()
 		f := setup(t, open)
 		vips, press := f.list(t, "vips"), f.list(t, "press")
-		probe := listRule(f.ws.ID, "probe", vips.ID)
-		if _, lists := probe.References(); len(lists) == 0 {
-			t.Skip("rules.Rule.References reports no contact lists for a contact_list condition yet")
+		// The store learns a rule's lists from rules.Rule.References: if it
+		// reported none, every check below would pass for the wrong reason
+		// or fail obscurely, so that is the first failure.
+		probe := listRule(f.ws.ID, "probe", vips.ID, press.ID)
+		if _, lists := probe.References(); len(lists) != 2 || lists[0] != vips.ID || lists[1] != press.ID {
+			t.Fatalf("rules.Rule.References reports lists %v for contact_list conditions on %d and %d", lists, vips.ID, press.ID)
 		}
 		other, _, _ := createWorkspace(t, f.s, "globex")
 		foreign := createList(t, f.s, other.ID, "foreign")

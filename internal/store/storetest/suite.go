@@ -64,6 +64,7 @@ func Run(t *testing.T, openWithClock ClockOpener) {
 		{"EventClaims", testEventClaims},
 		{"EventConcurrency", testEventConcurrency},
 		{"EventLeases", testEventLeases},
+		{"EventLeaseRenewal", testEventLeaseRenewal},
 		{"EventCompletion", testEventCompletion},
 		{"EventListings", testEventListings},
 		{"EventIsolation", testEventIsolation},
