@@ -11,7 +11,7 @@ import (
 
 // TestServeRefusesBadConfiguration: a setting that cannot be parsed or is
 // out of range stops `serve` before it opens the store, with a message
-// naming the variable (API.md §10; issue 7 items 12 and 14). Before, each
+// naming the variable (docs/operations.md#configuration; issue 7 items 12 and 14). Before, each
 // of these started a server on a silent default.
 func TestServeRefusesBadConfiguration(t *testing.T) {
 	t.Parallel()

@@ -11,7 +11,7 @@ import (
 )
 
 // TestServeLifecycle runs the binary's commands the way an operator does
-// (API.md §1 bootstrap, §10 running).
+// (docs/concepts.md#workspaces-members-tokens-and-roles, docs/operations.md).
 func TestServeLifecycle(t *testing.T) {
 	t.Parallel()
 

@@ -70,7 +70,7 @@ func (e *errLog) report(t testing.TB, what string) {
 
 // checkProcessedOnce reads every event and every run of the rules back and
 // checks that each acknowledged event exists and is processed, and that
-// every processed event has exactly one run of each rule (API.md §8: no
+// every processed event has exactly one run of each rule (docs/concepts.md#events: no
 // (event, rule) ever has two runs). It returns the events by id and the
 // runs of the first rule by event id.
 func checkProcessedOnce(t testing.TB, s *server, token string, acked []string, ruleIDs ...int64) (map[string]eventView, map[string]runView) {
@@ -461,7 +461,7 @@ func TestTwoNodesPostgres(t *testing.T) {
 	}
 }
 
-// TestConversationOrdering checks API.md §6: the events of one conversation
+// TestConversationOrdering checks docs/concepts.md#processing: the events of one conversation
 // are processed one at a time, in (created_at, id) order, whatever the
 // number of workers and nodes.
 //

@@ -57,7 +57,7 @@ const (
 	exitTimeout    = 15 * time.Second // for a process to exit after a signal
 	commandTimeout = 60 * time.Second // for migrate, token create, version
 	requestTimeout = 30 * time.Second // one HTTP request
-	// termBudget is how long SIGTERM may take (API.md §10).
+	// termBudget is how long SIGTERM may take (docs/operations.md#configuration).
 	termBudget = 10 * time.Second
 )
 
@@ -355,7 +355,7 @@ type envelope[T any] struct {
 // maxPages bounds a listing: 1,000 pages of 500 rows.
 const maxPages = 1000
 
-// listAll reads every row of a paginated listing (API.md §0), oldest
+// listAll reads every row of a paginated listing (docs/concepts.md#conventions), oldest
 // first, following next_cursor.
 func listAll[T any](t testing.TB, s *server, token, path string) []T {
 	t.Helper()

@@ -61,7 +61,7 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr *os.File) er
 }
 
 // findWorkspace resolves --workspace: an id, or a name only one workspace
-// has. Names are display names (API.md §1), so two workspaces may share
+// has. Names are display names (docs/concepts.md#workspaces-members-tokens-and-roles), so two workspaces may share
 // one; then the operator must say which by id.
 func findWorkspace(ctx context.Context, st store.Store, ref string) (store.Workspace, error) {
 	return resolveWorkspace(ref,

@@ -1,5 +1,5 @@
-// Package bench is `switchboard bench`, the benchmark of record (API.md
-// §10): it measures what a user of this machine gets from a real
+// Package bench is `switchboard bench`, the benchmark of record
+// (docs/operations.md#measuring-a-machine-switchboard-bench): it measures what a user of this machine gets from a real
 // `switchboard serve` — a separate process with its workers, on a fresh
 // database — loaded over HTTP by closed-loop clients, beside a no-op JSON
 // handler measured by the same clients in the same run.

@@ -1,5 +1,5 @@
 // Package canonical writes JSON in the RFC 8785 canonical form (JCS) and
-// hashes it. An event's payload_hash (API.md §8) is the SHA-256 of its
+// hashes it. An event's payload_hash (docs/host-integration.md#payload_hash) is the SHA-256 of its
 // canonical form, so the same payload gets the same hash whatever its key
 // order, whitespace, escapes or number spelling.
 //

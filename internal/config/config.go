@@ -1,6 +1,6 @@
 // Package config is the one place where Switchboard's settings are read,
 // checked and shown. Every setting of the binary comes from a flag, else
-// from its environment variable, else from its default (API.md §10); a
+// from its environment variable, else from its default (docs/operations.md#configuration); a
 // value that cannot be parsed or is out of range stops the command with an
 // error naming both the flag and the variable, never a silent default.
 //

@@ -166,8 +166,8 @@ var options = []*option{
 	},
 }
 
-// validToken reports whether s has the documented token shape (API.md
-// §1, §10): the prefix and 43 characters of the base64url alphabet, which
+// validToken reports whether s has the documented token shape
+// (docs/operations.md#configuration): the prefix and 43 characters of the base64url alphabet, which
 // is what auth.NewToken produces.
 func validToken(s string) bool {
 	rest, ok := strings.CutPrefix(s, auth.TokenPrefix)

@@ -25,7 +25,7 @@ type ActionDelivery struct {
 	Action json.RawMessage
 }
 
-// PushBody is the JSON POSTed to the workspace's actions_url (API.md §5).
+// PushBody is the JSON POSTed to the workspace's actions_url (docs/host-integration.md#receiving-actions-push).
 func PushBody(d ActionDelivery) ([]byte, error) {
 	if !json.Valid(d.Action) {
 		return nil, fmt.Errorf("delivery: action of delivery %s is not JSON", d.ID)

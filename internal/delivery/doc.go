@@ -1,4 +1,4 @@
-// Package delivery makes the actions in the outbox happen (API.md §5): it
+// Package delivery makes the actions in the outbox happen (docs/concepts.md#deliveries-and-the-outbox): it
 // signs and POSTs them to the host's actions_url or a send_webhook URL,
 // sends auto-replies by SMTP, retries with backoff, and refuses targets on
 // private networks (the SSRF guard). It knows nothing of the store: the

@@ -64,7 +64,7 @@ type HTTPConfig struct {
 	UserAgent string
 }
 
-// Defaults of HTTPConfig (API.md §5).
+// Defaults of HTTPConfig (docs/concepts.md#deliveries-and-the-outbox).
 const (
 	DefaultConnectTimeout  = 5 * time.Second
 	DefaultRequestTimeout  = 15 * time.Second

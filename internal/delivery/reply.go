@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Skip reasons of send_response (API.md §5). recipient_cooldown needs the
+// Skip reasons of send_response (docs/concepts.md#deliveries-and-the-outbox). recipient_cooldown needs the
 // store and is decided there.
 const (
 	SkipAutoSubmitted  = "auto_submitted"

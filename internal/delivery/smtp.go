@@ -12,7 +12,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 )
 
-// SMTPSettings are a workspace's SMTP settings (API.md §1).
+// SMTPSettings are a workspace's SMTP settings (docs/concepts.md#workspaces-members-tokens-and-roles).
 type SMTPSettings struct {
 	Host     string
 	Port     int

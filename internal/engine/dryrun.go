@@ -5,7 +5,7 @@ import (
 )
 
 // DryRunResult is the answer of a dry-run; it marshals to the contract's
-// shape (API.md §2).
+// shape (docs/concepts.md#trying-a-rule).
 type DryRunResult struct {
 	Matched bool `json:"matched"`
 	// Reason is the first that applies of trigger_mismatch,

@@ -5,7 +5,7 @@
 // a Plan — the runs, their reasons and the actions to deliver — without
 // any I/O. Dry-run goes through the same code.
 //
-// Processing follows API.md §6: the rules of the event's trigger are taken
+// Processing follows docs/concepts.md#processing: the rules of the event's trigger are taken
 // in ascending priority, ties by id. A rule that is not effective (inactive,
 // snoozed, outside its schedule, workspace paused) or whose trigger_data
 // does not fit records no run. Otherwise it records a run that matched, or
@@ -40,7 +40,7 @@ const MaxHops = 3
 // empty Reason (a match) is JSON null.
 type Reason string
 
-// Reasons of runs (API.md §6) and of dry-runs (API.md §2).
+// Reasons of runs (docs/concepts.md#processing) and of dry-runs (docs/concepts.md#trying-a-rule).
 const (
 	ReasonNone             Reason = ""
 	ReasonConditionsNotMet Reason = "conditions_not_met"
@@ -72,7 +72,7 @@ type Member struct {
 	Email      string
 }
 
-// HostID returns the id the host uses for m (API.md §3).
+// HostID returns the id the host uses for m (docs/concepts.md#triggers).
 func (m Member) HostID() string {
 	if m.ExternalID != "" {
 		return m.ExternalID
@@ -236,7 +236,7 @@ func (p *Program) Rule(id int64) *rules.Rule {
 }
 
 // EffectiveState is a rule's effective state at one instant (the
-// effective-state endpoint of API.md §2).
+// effective-state endpoint of docs/concepts.md#effective-state).
 type EffectiveState struct {
 	RuleID          int64      `json:"rule_id"`
 	IsActive        bool       `json:"is_active"`

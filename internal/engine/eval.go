@@ -17,7 +17,7 @@ import (
 // Input is one event and everything its evaluation depends on, resolved
 // by the caller beforehand so evaluation needs no I/O.
 type Input struct {
-	// Event metadata (API.md §8). Type is the event_type; the others may
+	// Event metadata (docs/concepts.md#events). Type is the event_type; the others may
 	// be empty (OccurredAt zero) when the event has none.
 	EventID        string
 	Type           string
@@ -62,7 +62,7 @@ type Input struct {
 }
 
 // ConversationState is what actions change on a conversation and what
-// conditions read over the payload (API.md §4). Empty fields are unknown
+// conditions read over the payload (docs/concepts.md#conditions). Empty fields are unknown
 // and leave the payload's value visible.
 type ConversationState struct {
 	Status   string // "open", "closed", "snoozed"; "" unknown
@@ -161,7 +161,7 @@ type evaluator struct {
 	traceOver bool
 }
 
-// Bounded cost (API.md §4): no rule and no payload can make one event's
+// Bounded cost (docs/concepts.md#conditions): no rule and no payload can make one event's
 // evaluation expensive.
 const (
 	// MaxMatchBytes is how much of a string value matches reads: its

@@ -38,7 +38,7 @@ type jnode struct {
 }
 
 // maxDepth bounds nesting so a hostile payload cannot exhaust the stack.
-// It is the request limit (API.md §0): ingestion refuses deeper bodies, so
+// It is the request limit (docs/concepts.md#conventions): ingestion refuses deeper bodies, so
 // every event it accepts can be evaluated here.
 const maxDepth = validation.MaxJSONDepth
 

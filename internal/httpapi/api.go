@@ -146,7 +146,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 // exactly three fractional digits when it is not a whole second.
 type Time time.Time
 
-// MarshalJSON formats per API.md §0.
+// MarshalJSON formats per docs/concepts.md#conventions.
 func (t Time) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + formatTime(time.Time(t)) + `"`), nil
 }

@@ -20,7 +20,7 @@ func hostileConditions(n, size int) []any {
 }
 
 // TestRulePatternBudget: the matches patterns of one rule total at most
-// 4,096 characters, on create and on update (API.md §4 "Bounded cost").
+// 4,096 characters, on create and on update (docs/concepts.md#conditions "Bounded cost").
 func TestRulePatternBudget(t *testing.T) {
 	withEnv(t, func(t *testing.T, e *env) {
 		e.do(t, "POST", "/v1/automation/rules", e.A.Admin.Token, with(ruleBody(), "conditions", hostileConditions(9, 500))).

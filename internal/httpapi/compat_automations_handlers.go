@@ -11,7 +11,7 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/validation"
 )
 
-// The workspace automations compatibility API (API.md §9): the
+// The workspace automations compatibility API (docs/compatibility.md): the
 // inbound-email document's /api/v1/workspaces/{workspace_id}/automations.
 // It is a window onto the same rules as /v1/automation/rules, narrowed to
 // what that document can say:

@@ -248,7 +248,7 @@ func TestAutomationsValidation(t *testing.T) {
 				e.do(t, "POST", automationsPath(e.A.ID), e.A.Admin.Token, c.body).expectProblem(t, c.status, c.field)
 			})
 		}
-		// An unknown automation comes before an invalid body (API.md §0).
+		// An unknown automation comes before an invalid body (docs/concepts.md#conventions).
 		e.do(t, "PATCH", automationsPath(e.A.ID, 987654), e.A.Admin.Token, map[string]any{"is_active": "yes"}).problem(t, 404)
 		e.do(t, "POST", automationsPath(e.A.ID, 987654, "test"), e.A.Admin.Token, map[string]any{"subject": 1}).problem(t, 404)
 		// The test sample's fields are typed; unknown ones are refused.

@@ -13,7 +13,7 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/validation"
 )
 
-// The rulesets compatibility API (API.md §9): the Fernand document's
+// The rulesets compatibility API (docs/compatibility.md): the Fernand document's
 // /organization/rules, reading and writing the very rules of
 // /v1/automation/rules. Every action type has a rulesets name, so the only
 // parts of a rule this API cannot show are its alert settings, schedule,

@@ -194,7 +194,7 @@ func TestRulesetsValidation(t *testing.T) {
 			"filters": []any{map[string]any{"field": "message.subject", "operator": "exists"}}}).expectProblem(t, 422, "filters[0].field")
 		e.doKey(t, "PATCH", path, e.A.Admin.Token, map[string]any{"actions": []any{}}).expectProblem(t, 422, "actions")
 		e.doKey(t, "PATCH", path, e.A.Admin.Token, map[string]any{"name": nil}).expectProblem(t, 422, "name")
-		// An unknown id comes before an invalid body (API.md §0).
+		// An unknown id comes before an invalid body (docs/concepts.md#conventions).
 		e.doKey(t, "PATCH", "/organization/rules/987654", e.A.Admin.Token, map[string]any{"stop": "yes"}).problem(t, 404)
 		e.doKey(t, "PATCH", "/organization/rules/987654", e.A.Admin.Token, map[string]any{"colour": 1}).problem(t, 400)
 		// Accepted: a 50-character custom trigger, an empty trigger_data

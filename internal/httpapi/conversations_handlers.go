@@ -9,7 +9,7 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/store"
 )
 
-// Conversations (API.md §1, §6): what the engine has learned of a
+// Conversations (docs/concepts.md#workspaces-members-tokens-and-roles, docs/concepts.md#processing): what the engine has learned of a
 // conversation from its events and from the actions rules decided, and
 // its timeline of automation_applied entries. The ids are the host's
 // own, any string; one the engine has never seen is not found.

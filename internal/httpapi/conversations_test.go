@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Conversations (API.md §1, §6) through the real router: the state the
+// Conversations (docs/concepts.md#workspaces-members-tokens-and-roles, docs/concepts.md#processing) through the real router: the state the
 // engine learns from events and from the actions rules decide, and the
 // automation timeline.
 

@@ -19,7 +19,7 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/validation"
 )
 
-// Request body limits (API.md §0).
+// Request body limits (docs/concepts.md#conventions).
 const (
 	maxBody      = 1 << 20  // 1 MiB
 	maxBatchBody = 16 << 20 // 16 MiB for /events/batch
@@ -73,7 +73,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 }
 
 // decodeAndLoad decodes a request body into dst and runs load, the lookup
-// of the object the path names, in the contract's order (API.md §0): a
+// of the object the path names, in the contract's order (docs/concepts.md#conventions): a
 // too-large or malformed body (413, 400) is refused before the lookup, the
 // lookup's 404 comes next, and only then are values of the wrong JSON type
 // reported (422). So a client learns that an object is missing before it
@@ -474,7 +474,7 @@ func structFields(t reflect.Type) map[string]reflect.StructField {
 }
 
 // checkBody refuses, with a 400, what the contract calls malformed but
-// encoding/json lets through (API.md §0): nesting deeper than
+// encoding/json lets through (docs/concepts.md#conventions): nesting deeper than
 // validation.MaxJSONDepth, a key repeated in one object (encoding/json
 // keeps the last), invalid UTF-8 and lone UTF-16 surrogates (both of which
 // it replaces with U+FFFD). It reads the body once, at any depth, event

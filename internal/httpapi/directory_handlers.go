@@ -45,7 +45,7 @@ type memberWrite struct {
 }
 
 // readOnly lists the fields clients may send back unchanged from a GET;
-// they are ignored (API.md §0).
+// they are ignored (docs/concepts.md#conventions).
 type readOnly struct {
 	ID        any `json:"id,omitempty"`
 	CreatedAt any `json:"created_at,omitempty"`
@@ -75,7 +75,7 @@ func checkExternalID(errs *validation.Errors, o Optional[string]) {
 }
 
 // normalizeEmail checks an address and returns it lower-cased. An address
-// is a text field too: no control characters (API.md §0).
+// is a text field too: no control characters (docs/concepts.md#conventions).
 func normalizeEmail(s string) (string, bool) {
 	if validation.TextProblem(s) != "" {
 		return "", false

@@ -87,7 +87,7 @@ func (a *API) dryRun(w http.ResponseWriter, r *http.Request) error {
 		return writeJSON(w, http.StatusOK, res)
 	}
 	// An unsaved rule: validated like a saved one, except that actions are
-	// optional and it hashes as rule 0 (API.md §2).
+	// optional and it hashes as rule 0 (docs/concepts.md#trying-a-rule).
 	rule := rules.Rule{ID: 0, WorkspaceID: ws, Name: "dry-run", IsActive: true, RolloutPercentage: 100,
 		TriggerType: body.TriggerType.Value, Conditions: json.RawMessage("[]")}
 	if body.TriggerData.Present() {

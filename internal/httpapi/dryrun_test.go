@@ -11,7 +11,7 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/engine"
 )
 
-// Dry-runs (API.md §2) through the router: the engine's evaluation with
+// Dry-runs (docs/concepts.md#trying-a-rule) through the router: the engine's evaluation with
 // the workspace's directory, and nothing persisted.
 
 // dryRun is a dry-run answer.
@@ -353,7 +353,7 @@ func TestDryRunContactList(t *testing.T) {
 
 // TestDryRunUnsavedRuleReferences: an unsaved rule is validated like a
 // saved one, so the tags and contact lists it names must exist in the
-// workspace (API.md §4, §5: 422), not evaluate as empty ones.
+// workspace (docs/concepts.md#conditions, #actions: 422), not evaluate as empty ones.
 func TestDryRunUnsavedRuleReferences(t *testing.T) {
 	withEnv(t, func(t *testing.T, e *env) {
 		otherTag, otherList := e.newTag(t, e.B), e.newList(t, e.B)

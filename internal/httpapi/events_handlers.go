@@ -19,7 +19,7 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/validation"
 )
 
-// Event ingestion limits (API.md §8). The contract fixes the batch size;
+// Event ingestion limits (docs/concepts.md#events). The contract fixes the batch size;
 // the string limits keep rows small.
 const (
 	maxBatchEvents    = 500

@@ -16,7 +16,7 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/canonical"
 )
 
-// The events and runs API (API.md §8) through the router, on both
+// The events and runs API (docs/concepts.md#events) through the router, on both
 // dialects: ingestion, idempotency, reading and listing, and what the
 // pipeline's workers leave behind (runs, counters).
 

@@ -18,7 +18,15 @@ import (
 func (a *API) openAPI() map[string]any {
 	g := &schemaGen{components: map[string]any{}}
 	paths := map[string]map[string]any{}
+	// Tags in the order of the route table, so that renderers (GET /docs,
+	// docs/api.md) list health first, then the API in its own order.
+	var tags []any
+	seenTag := map[string]bool{}
 	for _, rt := range a.routes {
+		if rt.Doc.Tag != "" && !seenTag[rt.Doc.Tag] {
+			seenTag[rt.Doc.Tag] = true
+			tags = append(tags, map[string]any{"name": rt.Doc.Tag})
+		}
 		op := opMap{
 			"summary":     rt.Doc.Summary,
 			"operationId": operationID(rt),
@@ -34,6 +42,11 @@ func (a *API) openAPI() map[string]any {
 			op["security"] = []any{}
 		} else {
 			op["description"] = strings.TrimSpace(op.description() + "\n\nRequires the " + string(rt.Policy.MinRole) + " role or above.")
+			// The same, for programs (the docs/api.md generator reads it).
+			op["x-min-role"] = string(rt.Policy.MinRole)
+			if rt.Policy.WorkspacePath {
+				op["x-workspace-path"] = true
+			}
 		}
 		var params []any
 		for _, name := range pathParams(rt.Path) {
@@ -68,6 +81,7 @@ func (a *API) openAPI() map[string]any {
 			"version":     a.cfg.Version,
 			"description": "Automation rules engine for helpdesks. Errors are RFC 9457 problem details; times are RFC 3339 UTC with millisecond precision.",
 		},
+		"tags":  tags,
 		"paths": paths,
 		"components": map[string]any{
 			"schemas": g.components,

@@ -19,14 +19,14 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/validation"
 )
 
-// The pull outbox (API.md §5): with no actions_url, a workspace's
+// The pull outbox (docs/concepts.md#deliveries-and-the-outbox): with no actions_url, a workspace's
 // conversation actions wait as deliveries without a target, and the host
 // claims them (a lease), then acks or fails each. The store does the
 // leasing and moves the run when a delivery ends; these handlers check the
 // requests and decide the retry schedule, the same one pushed deliveries
 // follow (delivery.Backoff).
 
-// Claim limits (API.md §5), and the defaults of an omitted field: a small
+// Claim limits (docs/concepts.md#deliveries-and-the-outbox), and the defaults of an omitted field: a small
 // batch and a lease long enough to apply it.
 const (
 	maxClaimLimit     = 500
@@ -37,7 +37,7 @@ const (
 	maxFailErrorLen   = 2000
 )
 
-// outboxRowResponse is an outbox row (API.md §5).
+// outboxRowResponse is an outbox row (docs/concepts.md#deliveries-and-the-outbox).
 type outboxRowResponse struct {
 	ID             string          `json:"id"`
 	EventID        string          `json:"event_id"`
@@ -196,7 +196,7 @@ func (b *failBody) validate() validation.Errors {
 }
 
 // printableText reports whether s holds no NUL or other control character
-// except tab and newline (API.md §0).
+// except tab and newline (docs/concepts.md#conventions).
 func printableText(s string) bool {
 	for _, c := range s {
 		if (c < 0x20 && c != '\t' && c != '\n') || c == 0x7f {

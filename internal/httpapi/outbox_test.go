@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// The pull outbox (API.md §5) through the real router, on both stores:
+// The pull outbox (docs/concepts.md#deliveries-and-the-outbox) through the real router, on both stores:
 // actions of a workspace without actions_url are claimed, acked and failed
 // by the host, and their runs settle with them.
 

@@ -14,7 +14,7 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/validation"
 )
 
-// Pagination limits (API.md §0).
+// Pagination limits (docs/concepts.md#conventions).
 const (
 	defaultPerPage = 50
 	maxPerPage     = 500

@@ -140,7 +140,7 @@ func (a *API) buildMux(routes []Route) *http.ServeMux {
 
 // wrap turns a route into an http.Handler: authentication (401), the
 // workspace in the path (404), the role (403), then the handler, whose
-// errors are written as problems. The order is the contract's (API.md §0).
+// errors are written as problems. The order is the contract's (docs/concepts.md#conventions).
 func (a *API) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()

@@ -54,7 +54,7 @@ func TestMethodNotAllowed(t *testing.T) {
 	})
 }
 
-// TestCheckOrder follows API.md §0: 401 → 403 → 413 → 400 → 404 for the
+// TestCheckOrder follows docs/concepts.md#conventions: 401 → 403 → 413 → 400 → 404 for the
 // object → 422 → 409.
 func TestCheckOrder(t *testing.T) {
 	withEnv(t, func(t *testing.T, e *env) {

@@ -46,8 +46,15 @@ func (a *API) routeTable() []Route {
 			Doc: Doc{Summary: "Prometheus metrics", Tag: tagHealth, Raw: "text/plain"}},
 		{Method: "GET", Path: "/openapi.json", Policy: &public, Handler: a.openAPIHandler,
 			Doc: Doc{Summary: "This document (OpenAPI 3.1)", Tag: tagHealth, Raw: "application/json"}},
+		// The interactive API reference (docs_handlers.go): the page, and
+		// the files it loads, all embedded in the binary.
+		{Method: "GET", Path: "/docs", Policy: &public, Handler: a.docsPage,
+			Doc: Doc{Summary: "Interactive API reference (Swagger UI) rendering /openapi.json", Tag: "Documentation", Raw: "text/html"}},
+		{Method: "GET", Path: "/docs/{file}", Policy: &public, Handler: a.docsFile,
+			Doc: Doc{Summary: "A file the reference page loads (script, stylesheet, licence)", Tag: "Documentation", Raw: "text/*",
+				StringPath: true, Notes: []string{docsFilesNote()}}},
 
-		// Rules (API.md §2).
+		// Rules (docs/concepts.md#rules).
 		{Method: "GET", Path: "/v1/automation/rules", Policy: &supervisorOrUp, Handler: a.listRules,
 			Doc: Doc{Summary: "List every rule, by priority then id", Tag: tagRules, Response: wholeList[ruleResponse]{}, Query: ruleFilters}},
 		{Method: "POST", Path: "/v1/automation/rules", Policy: &supervisorOrUp, Handler: a.createRule,
@@ -99,7 +106,7 @@ func (a *API) routeTable() []Route {
 			Doc: Doc{Summary: "The rule's active windows in [start_at, start_at + hours)", Tag: tagRules, Response: schedulePreview{},
 				Query: []Param{{"hours", "integer", "1..2160, default 168"}, {"start_at", "string", "RFC 3339 time, default now"}}}},
 
-		// Events and runs (API.md §8).
+		// Events and runs (docs/concepts.md#events).
 		{Method: "POST", Path: "/v1/automation/events", Policy: &anyRole, Handler: a.ingestEvent,
 			Doc: Doc{Summary: "Ingest an event; 202 once it is durably stored", Tag: tagEvents, Request: eventIn{}, Response: ingestedResponse{}, Status: 202,
 				Notes: []string{"An Idempotency-Key header (kept 24 h) makes a retry return the first event with 200 and duplicate: true; the same key with a different body is 422.",
@@ -121,7 +128,7 @@ func (a *API) routeTable() []Route {
 		{Method: "GET", Path: "/v1/automation/runs/{id}", Policy: &supervisorOrUp, Handler: a.getRun,
 			Doc: Doc{Summary: "Get a run", Tag: tagEvents, Response: runResponse{}, StringPath: true}},
 
-		// The pull outbox (API.md §5) and conversations (API.md §1, §6).
+		// The pull outbox (docs/host-integration.md) and conversations (docs/concepts.md).
 		{Method: "POST", Path: "/v1/actions/claim", Policy: &anyRole, Handler: a.claimActions,
 			Doc: Doc{Summary: "Lease due pull actions (oldest first) to the calling token", Tag: "Actions (pull outbox)", Request: claimBody{}, Response: wholeList[outboxRowResponse]{},
 				Notes: []string{"limit 1..500 (default 10), lease_secs 5..3600 (default 60); an empty body takes both defaults. Out of range: 422 naming the field.",
@@ -153,13 +160,13 @@ func (a *API) routeTable() []Route {
 					{"sort_order", "string", "desc (default) or asc"}}, pageParams...),
 				Notes: []string{"One automation_applied entry per rule that matched an event of the conversation, with the actions it decided."}}},
 
-		// Global control (API.md §6, §7).
+		// Global control (docs/concepts.md#the-global-control).
 		{Method: "GET", Path: "/v1/automation/control", Policy: &supervisorOrUp, Handler: a.getControl,
 			Doc: Doc{Summary: "The global kill switch", Tag: tagControl, Response: controlResponse{}}},
 		{Method: "PUT", Path: "/v1/automation/control", Policy: &supervisorOrUp, Handler: a.putControl,
 			Doc: Doc{Summary: "Pause or resume all automation", Tag: tagControl, Request: controlBody{}, Response: controlResponse{}}},
 
-		// Directory (API.md §1).
+		// Directory (docs/concepts.md#workspaces-members-tokens-and-roles).
 		{Method: "GET", Path: "/v1/members", Policy: &anyRole, Handler: a.listMembers,
 			Doc: Doc{Summary: "List members", Tag: tagMembers, Response: envelope[memberResponse]{}, Query: pageParams}},
 		{Method: "POST", Path: "/v1/members", Policy: &adminOnly, Handler: a.createMember,
@@ -216,7 +223,7 @@ func (a *API) routeTable() []Route {
 	}, a.compatRoutes()...)
 }
 
-// compatRoutes are the two compatibility APIs (API.md §9). They read and
+// compatRoutes are the two compatibility APIs (docs/compatibility.md). They read and
 // write the same rules as /v1/automation/rules; a write through them
 // touches only the fields it carries.
 func (a *API) compatRoutes() []Route {

@@ -9,8 +9,7 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/store"
 )
 
-// ruleVersionResponse is one change of a rule's definition (API.md §2
-// "History"), with the whole rule as it was right after it.
+// ruleVersionResponse is one change of a rule's definition (docs/concepts.md#rule-history), with the whole rule as it was right after it.
 type ruleVersionResponse struct {
 	Version       int          `json:"version"`
 	ChangedAt     Time         `json:"changed_at"`

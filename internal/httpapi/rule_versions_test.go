@@ -37,7 +37,7 @@ var allFields = []string{"name", "description", "is_active", "trigger_type", "tr
 	"alert_settings", "schedule_settings", "priority", "rollout_percentage", "stop_on_match", "cooldown_secs"}
 
 // TestRuleVersionsThroughEveryAPI changes a rule through each API that
-// can (API.md §2 "History") and checks the version each one makes: its
+// can (docs/concepts.md#rule-history) and checks the version each one makes: its
 // number on the rule, who, when, which fields, and the whole rule.
 func TestRuleVersionsThroughEveryAPI(t *testing.T) {
 	withEnv(t, func(t *testing.T, e *env) {

@@ -14,7 +14,7 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/validation"
 )
 
-// Limits for snoozes and previews (API.md §2).
+// Limits for snoozes and previews (docs/concepts.md#rules).
 const (
 	maxSnooze       = 366 * 24 * time.Hour
 	defaultPreviewH = 168
@@ -84,7 +84,7 @@ func toSchedule(s *rules.ScheduleSettings) *scheduleResponse {
 }
 
 // normalizeTimes stores the times a rule carries as the API returns them:
-// UTC, millisecond precision (API.md §0).
+// UTC, millisecond precision (docs/concepts.md#conventions).
 func normalizeTimes(r *rules.Rule) {
 	norm := func(t *time.Time) *time.Time {
 		if t == nil {
@@ -623,7 +623,7 @@ type effectiveState struct {
 	EffectiveActive bool  `json:"effective_active"`
 }
 
-// effectiveStateOf judges a rule at now (API.md §2).
+// effectiveStateOf judges a rule at now (docs/concepts.md#effective-state).
 func (a *API) effectiveStateOf(r *http.Request, rule rules.Rule, now time.Time) (effectiveState, error) {
 	ws, err := a.store.GetWorkspace(r.Context(), rule.WorkspaceID)
 	if err != nil {

@@ -39,7 +39,7 @@ type workspaceResponse struct {
 	AlertWebhookURL *string       `json:"alert_webhook_url"`
 	AlertEmails     []string      `json:"alert_emails"`
 	RetentionDays   int           `json:"retention_days"`
-	// The signing secret is not here: no GET returns it (API.md §1). It is
+	// The signing secret is not here: no GET returns it (docs/concepts.md#workspaces-members-tokens-and-roles). It is
 	// shown when it is made, by POST /v1/workspaces and
 	// POST /v1/workspace/secret, so a leaked admin token or a logged
 	// response does not also leak what lets anyone forge deliveries.
@@ -82,7 +82,7 @@ type workspacePatch struct {
 	readOnly
 }
 
-// apply validates the patch and merges it into w (API.md §0: nested objects
+// apply validates the patch and merges it into w (docs/concepts.md#conventions: nested objects
 // merge; an omitted password keeps its value).
 func (p *workspacePatch) apply(w *store.Workspace) validation.Errors {
 	var errs validation.Errors
@@ -205,7 +205,7 @@ func (a *API) patchWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if errs := body.apply(&ws); len(errs) > 0 {
 		return errInvalid(errs)
 	}
-	// Names are display names (API.md §1): another workspace's name is no
+	// Names are display names (docs/concepts.md#workspaces-members-tokens-and-roles): another workspace's name is no
 	// conflict, and answering one would tell this tenant that it exists.
 	ws, err = a.store.UpdateWorkspace(r.Context(), ws)
 	if err != nil {

@@ -81,7 +81,7 @@ func (en *Engine) Process(ctx context.Context, e store.Event) (store.Outcome, er
 	if e.Attempts > 1 && len(plan.Runs) > 0 {
 		// A retried event may have runs from an attempt whose commit
 		// succeeded but whose completion was lost; those rules do not run
-		// again (API.md §8).
+		// again (docs/concepts.md#runs-and-why-not-traces).
 		ids, err := en.store.RunRuleIDs(ctx, e.WorkspaceID, e.ID)
 		if err != nil {
 			return store.Outcome{}, err
@@ -194,7 +194,7 @@ func scalarString(v any) (string, bool) {
 	return "", false
 }
 
-// runResult is a run's "result" (API.md §8).
+// runResult is a run's "result" (docs/concepts.md#runs-and-why-not-traces).
 type runResult struct {
 	Reason engine.Reason       `json:"reason"`
 	Trace  []engine.TraceEntry `json:"trace"`
@@ -218,7 +218,7 @@ type actionStatus struct {
 func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, skip map[int64]bool) store.Outcome {
 	out := store.Outcome{Status: store.EventProcessed}
 	if plan.Paused {
-		// Paused: stored and skipped, no run (API.md §6); the conversation
+		// Paused: stored and skipped, no run (docs/concepts.md#the-global-control); the conversation
 		// state is still learned.
 		out.Status = store.EventSkipped
 		out.Conversation = learnConversation(e, nil)
@@ -298,7 +298,7 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 }
 
 // learnConversation derives the conversation's state from the event
-// (API.md §6) and, when actions changed it, from the plan. It returns nil
+// (docs/concepts.md#processing) and, when actions changed it, from the plan. It returns nil
 // for an event without a conversation.
 func learnConversation(e store.Event, after *engine.ConversationState) *store.Conversation {
 	if e.ConversationID == nil {

@@ -20,7 +20,7 @@ type Processor interface {
 }
 
 // MaxAttempts is how many times an event is processed before it is failed
-// for good (API.md §8).
+// for good (docs/concepts.md#events).
 const MaxAttempts = 5
 
 // WorkerOptions tune the worker pool.
@@ -41,7 +41,7 @@ type WorkerOptions struct {
 
 // Workers is a pool of event workers.
 //
-// Two guarantees keep one workspace from stalling the others (API.md §4
+// Two guarantees keep one workspace from stalling the others (docs/concepts.md#conditions
 // "Bounded cost"):
 //
 //   - A worker keeps its lease while it works: it renews the leases of the

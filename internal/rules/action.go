@@ -9,7 +9,7 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/validation"
 )
 
-// Action types (API.md §5).
+// Action types (docs/concepts.md#actions).
 const (
 	ActionAddTag       = "add_tag"
 	ActionRemoveTag    = "remove_tag"

@@ -7,7 +7,7 @@ import (
 )
 
 // AlertSettings says when a rule's failure rate should raise an alert
-// (API.md §7). A nil *AlertSettings means alerting is off.
+// (docs/concepts.md#alerting). A nil *AlertSettings means alerting is off.
 type AlertSettings struct {
 	Enabled                bool     `json:"enabled"`
 	WindowMinutes          int      `json:"window_minutes"`

@@ -16,14 +16,14 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/validation"
 )
 
-// Limits of the condition language (API.md §4). The contract fixes depth,
+// Limits of the condition language (docs/concepts.md#conditions). The contract fixes depth,
 // leaves and regex length; the others are ours and keep stored rules small.
 const (
 	MaxConditionDepth  = 5   // a group in the top-level list is depth 1
 	MaxConditionLeaves = 50  // typed conditions count as leaves
 	MaxRegexLen        = 512 // characters of a "matches" pattern
 	// MaxRulePatternLen bounds the characters of all of one rule's
-	// "matches" patterns together (API.md §4 "Bounded cost"): with the
+	// "matches" patterns together (docs/concepts.md#conditions "Bounded cost"): with the
 	// 64 KiB a pattern reads and the engine's per-event budget, it keeps
 	// what one rule can make an event cost small.
 	MaxRulePatternLen    = 4096
@@ -32,7 +32,7 @@ const (
 	MaxFieldLen          = 200  // characters of a field path
 )
 
-// Operators of leaf conditions (API.md §4).
+// Operators of leaf conditions (docs/concepts.md#conditions).
 const (
 	OpEquals      = "equals"
 	OpNotEquals   = "not_equals"

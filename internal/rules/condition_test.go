@@ -400,7 +400,7 @@ func ExampleParseConditions() {
 }
 
 // TestRulePatternBudget: the matches patterns of one rule total at most
-// MaxRulePatternLen characters (API.md §4 "Bounded cost"), counted in
+// MaxRulePatternLen characters (docs/concepts.md#conditions "Bounded cost"), counted in
 // characters wherever they sit in the tree; Validate names "conditions".
 func TestRulePatternBudget(t *testing.T) {
 	t.Parallel()

@@ -38,7 +38,7 @@ type Rule struct {
 	CreatedBy         *int64            `json:"created_by"`
 	UpdatedBy         *int64            `json:"updated_by"`
 	// Version counts the changes of the rule's definition, from 1; each
-	// one is kept in the rule's history (API.md §2 "History").
+	// one is kept in the rule's history (docs/concepts.md#rule-history).
 	Version int `json:"version"`
 
 	// ActivatedAt is when the rule was created or last switched on. Time-based
@@ -47,7 +47,7 @@ type Rule struct {
 	ActivatedAt time.Time `json:"-"`
 }
 
-// Limits of the contract (API.md §2). They live here so the validator, the
+// Limits of the contract (docs/concepts.md#rules). They live here so the validator, the
 // OpenAPI document and the docs agree.
 const (
 	MaxNameLen        = 250
@@ -145,7 +145,7 @@ func (r *Rule) References() (tagIDs, listIDs []int64) {
 	return tagIDs, listIDs
 }
 
-// validateText applies the text rules (API.md §0) to an action's strings,
+// validateText applies the text rules (docs/concepts.md#conventions) to an action's strings,
 // and the time range to its snooze: every value of an action is stored
 // and rendered again.
 func (a *Action) validateText() validation.Errors {

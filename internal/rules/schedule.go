@@ -10,7 +10,7 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/validation"
 )
 
-// ScheduleSettings limits when a rule is in effect (API.md §6). A nil
+// ScheduleSettings limits when a rule is in effect (docs/concepts.md#schedules). A nil
 // *ScheduleSettings means always in schedule.
 //
 // Windows are weekly and in local time of Timezone. A window whose start is

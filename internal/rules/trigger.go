@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Trigger types of the contract (API.md §3).
+// Trigger types of the contract (docs/concepts.md#triggers).
 const (
 	TriggerNewConversation     = "messages.new_conversation"
 	TriggerIncoming            = "messages.incoming"

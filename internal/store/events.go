@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Event statuses (API.md §8).
+// Event statuses (docs/concepts.md#events).
 const (
 	EventPending    = "pending"
 	EventProcessing = "processing"
@@ -16,7 +16,7 @@ const (
 	EventFailed     = "failed"
 )
 
-// Run statuses (API.md §8).
+// Run statuses (docs/concepts.md#events).
 const (
 	RunNotMatched = "not_matched"
 	RunPending    = "pending"
@@ -24,7 +24,7 @@ const (
 	RunFailed     = "failed"
 )
 
-// Delivery statuses (API.md §5).
+// Delivery statuses (docs/concepts.md#deliveries-and-the-outbox).
 const (
 	DeliveryPending   = "pending"
 	DeliveryLeased    = "leased"
@@ -274,7 +274,7 @@ type Events interface {
 	// Each claim increments Attempts. On PostgreSQL it uses SKIP LOCKED.
 	// Events of the workspaces in exclude are passed over (as if they were
 	// not due): a node whose workers are all but one busy with a
-	// workspace's events claims the others' (API.md §4 "Bounded cost").
+	// workspace's events claims the others' (docs/concepts.md#conditions "Bounded cost").
 	ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration, exclude ...int64) ([]Claim, error)
 	// CompleteEvents commits the outcomes of a claimed batch in ONE
 	// transaction: each event's runs, deliveries, activity, counters,

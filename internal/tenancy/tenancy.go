@@ -60,7 +60,7 @@ func sanitize(name string) string {
 }
 
 // Bootstrapped is what Bootstrap made: the admin token and the webhook
-// signing secret, each in clear. They are shown this once (API.md §1): no
+// signing secret, each in clear. They are shown this once (docs/concepts.md#workspaces-members-tokens-and-roles): no
 // GET ever returns the secret, so the operator must see it here.
 type Bootstrapped struct {
 	Token         string

@@ -8,13 +8,13 @@ import (
 )
 
 // MaxJSONDepth is how deeply JSON may nest in any request body, event
-// payloads included (API.md §0): the request decoders refuse deeper bodies
+// payloads included (docs/concepts.md#conventions): the request decoders refuse deeper bodies
 // (400) and the engine's payload parser stops at the same depth, so
 // whatever ingestion accepts the engine can evaluate. A body's top-level
 // object or array is level 1.
 const MaxJSONDepth = 64
 
-// Text rules (API.md §0). A text field is valid UTF-8 without control
+// Text rules (docs/concepts.md#conventions). A text field is valid UTF-8 without control
 // characters other than tab and newline: PostgreSQL cannot store NUL, the
 // other controls are never meant, and one rule for every store keeps a
 // value valid on one store valid on the other.
@@ -61,7 +61,7 @@ func (e *Errors) Name(field, s string, max int) bool {
 	return false
 }
 
-// Times the API accepts lie within years 0001..9999 in UTC (API.md §0):
+// Times the API accepts lie within years 0001..9999 in UTC (docs/concepts.md#conventions):
 // RFC 3339 cannot write others, so a stored time outside would make every
 // later response that shows it fail.
 var (

@@ -14,7 +14,7 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/store"
 )
 
-// maxAttempts is how many claims an event gets (API.md §8: "failed — 5
+// maxAttempts is how many claims an event gets (docs/concepts.md#events: "failed — 5
 // processing errors"); a lease that expires on the last one fails the
 // event instead of handing it out again.
 const maxAttempts = 5

@@ -15,7 +15,7 @@ import (
 
 var _ store.Events = (*Store)(nil)
 
-// idempotencyTTL is how long an Idempotency-Key is honoured (API.md §8).
+// idempotencyTTL is how long an Idempotency-Key is honoured (docs/concepts.md#events).
 const idempotencyTTL = 24 * time.Hour
 
 const eventColumns = `id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash,
