@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,6 +87,51 @@ type Rows interface {
 // Row is one row of a result; Scan of a missing row is ErrNotFound.
 type Row interface {
 	Scan(dest ...any) error
+}
+
+// MapTimes returns args with every time.Time and *time.Time argument
+// replaced by conv's value (a nil *time.Time by nil), copying args only
+// when there is something to convert: the drivers' encoding of times.
+func MapTimes(args []any, conv func(time.Time) any) []any {
+	i := slices.IndexFunc(args, func(a any) bool {
+		switch a.(type) {
+		case time.Time, *time.Time:
+			return true
+		}
+		return false
+	})
+	if i < 0 {
+		return args
+	}
+	out := slices.Clone(args)
+	for ; i < len(out); i++ {
+		switch v := out[i].(type) {
+		case time.Time:
+			out[i] = conv(v)
+		case *time.Time:
+			if v == nil {
+				out[i] = nil
+			} else {
+				out[i] = conv(*v)
+			}
+		}
+	}
+	return out
+}
+
+// EventColumns are the columns of an event row both dialects read, in
+// the order their scanners expect.
+const EventColumns = `id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash,
+	source, channel_source, caused_by, status, attempts, available_at, occurred_at, created_at,
+	processed_at, error, order_key, target_rule_id`
+
+// ColumnsOf qualifies a column list by a table alias.
+func ColumnsOf(columns, alias string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }
 
 // UUIDs is a list of ids for Driver.List: PostgreSQL keeps them as uuid.

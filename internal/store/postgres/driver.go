@@ -113,30 +113,7 @@ func (r resultRow) Scan(dest ...any) error {
 
 // toDB truncates time arguments to the millisecond, so that both
 // dialects keep the same values.
-func toDB(args []any) []any {
-	conv := false
-	for _, a := range args {
-		switch a.(type) {
-		case time.Time, *time.Time:
-			conv = true
-		}
-	}
-	if !conv {
-		return args
-	}
-	out := make([]any, len(args))
-	for i, a := range args {
-		switch v := a.(type) {
-		case time.Time:
-			out[i] = ts(v)
-		case *time.Time:
-			out[i] = tsPtr(v)
-		default:
-			out[i] = a
-		}
-	}
-	return out
-}
+func toDB(args []any) []any { return store.MapTimes(args, func(t time.Time) any { return ts(t) }) }
 
 // utcTimes puts the times read back in UTC (pgx returns timestamptz in
 // the local zone).

@@ -107,35 +107,9 @@ func (r resultRow) Scan(dest ...any) error {
 	return err
 }
 
-// toDB encodes time arguments as stored: unix milliseconds. It copies
-// args only when there is something to convert.
+// toDB encodes time arguments as stored: unix milliseconds.
 func toDB(args []any) []any {
-	conv := false
-	for _, a := range args {
-		switch a.(type) {
-		case time.Time, *time.Time:
-			conv = true
-		}
-	}
-	if !conv {
-		return args
-	}
-	out := make([]any, len(args))
-	for i, a := range args {
-		switch v := a.(type) {
-		case time.Time:
-			out[i] = v.UnixMilli()
-		case *time.Time:
-			if v == nil {
-				out[i] = nil
-			} else {
-				out[i] = v.UnixMilli()
-			}
-		default:
-			out[i] = a
-		}
-	}
-	return out
+	return store.MapTimes(args, func(t time.Time) any { return t.UnixMilli() })
 }
 
 // scanTimes scans into dest, decoding INTEGER milliseconds into the

@@ -18,18 +18,10 @@ var _ store.Events = (*Store)(nil)
 // idempotencyTTL is how long an Idempotency-Key is honoured (docs/concepts.md#events).
 const idempotencyTTL = 24 * time.Hour
 
-const eventColumns = `id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash,
-	source, channel_source, caused_by, status, attempts, available_at, occurred_at, created_at,
-	processed_at, error, order_key, target_rule_id`
+const eventColumns = store.EventColumns
 
 // eventColumnsOf is eventColumns qualified by a table alias.
-func eventColumnsOf(alias string) string {
-	cols := strings.Split(eventColumns, ",")
-	for i, c := range cols {
-		cols[i] = alias + "." + strings.TrimSpace(c)
-	}
-	return strings.Join(cols, ", ")
-}
+func eventColumnsOf(alias string) string { return store.ColumnsOf(eventColumns, alias) }
 
 func scanEvent(row scanner, extra ...any) (store.Event, error) {
 	var (
