@@ -69,3 +69,34 @@ func TestRunsKeepTheirRuleVersion(t *testing.T) {
 		}
 	})
 }
+
+// TestActionsKeepTheLearnedTags: an event that does not tell the
+// conversation's tags, whose rule adds one, adds it to the tags learned
+// so far instead of replacing them.
+func TestActionsKeepTheLearnedTags(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		urgent := e.tag(t, "urgent")
+		e.rule(t, rules.Rule{Name: "tag urgent", TriggerType: rules.TriggerIncoming,
+			Conditions: json.RawMessage(`[{"field": "message.subject", "operator": "contains", "value": "urgent"}]`),
+			Actions:    []rules.Action{{Type: rules.ActionAddTag, TagID: &urgent.ID}}})
+		workers := pipeline.NewWorkers(e.st, e.engine, pipeline.WorkerOptions{Clock: e.clock})
+		for _, payload := range []string{
+			`{"conversation": {"id": "c1", "tags": ["vip"]}, "message": {"subject": "hello"}}`,
+			`{"message": {"subject": "urgent: down"}}`,
+		} {
+			e.ingest(t, rules.TriggerIncoming, "c1", payload)
+			if _, err := workers.Cycle(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		conv, err := e.st.GetConversation(ctx, e.ws.ID, "c1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(conv.Tags) != 2 || conv.Tags[0] != "vip" || conv.Tags[1] != "urgent" {
+			t.Fatalf("tags = %v, want [vip urgent]", conv.Tags)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,6 +99,9 @@ func (en *Engine) Process(ctx context.Context, e store.Event) (store.Outcome, er
 	}
 	out := buildOutcome(e, plan, c, now, skip)
 	if out.Waits, err = en.waitChange(ctx, e, c); err != nil {
+		return store.Outcome{}, err
+	}
+	if err := en.keepStoredTags(ctx, e, plan, skip, out.Conversation); err != nil {
 		return store.Outcome{}, err
 	}
 	out.Hops, out.CausedByRules = chainOut.Hops, chainOut.CausedByRules
@@ -531,6 +535,45 @@ func formatWait(d time.Duration) string {
 		}
 	}
 	return d.String()
+}
+
+// keepStoredTags: when the event does not tell the conversation's tags
+// but its matched actions add or remove some, the tags learned so far are
+// what those actions change (the engine started from the payload's, which
+// were none). Only then is the stored conversation read.
+func (en *Engine) keepStoredTags(ctx context.Context, e store.Event, plan *engine.Plan, skip map[int64]bool,
+	conv *store.Conversation) error {
+	if conv == nil || !plan.ConversationChanged || plan.Conversation.Tags == nil || readFacts(e.Payload).Conversation.Tags != nil {
+		return nil
+	}
+	stored, err := en.store.GetConversation(ctx, e.WorkspaceID, conv.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil // nothing learned before: the actions' tags are all there is
+	case err != nil:
+		return fmt.Errorf("pipeline: unable to read the conversation's tags: %w", err)
+	}
+	tags := append([]string{}, stored.Tags...)
+	for i := range plan.Runs {
+		pr := &plan.Runs[i]
+		if !pr.Matched || skip[pr.Rule.ID] {
+			continue
+		}
+		for _, a := range pr.Actions {
+			if a.SkipReason != "" || a.TagName == "" {
+				continue
+			}
+			k := slices.IndexFunc(tags, func(t string) bool { return strings.EqualFold(t, a.TagName) })
+			switch {
+			case a.Type == rules.ActionAddTag && k < 0:
+				tags = append(tags, a.TagName)
+			case a.Type == rules.ActionRemoveTag && k >= 0:
+				tags = slices.Delete(tags, k, k+1)
+			}
+		}
+	}
+	conv.Tags = tags
+	return nil
 }
 
 // SkipRecipientCooldown is the skip reason of a send_response to an
