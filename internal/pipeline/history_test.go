@@ -100,3 +100,34 @@ func TestActionsKeepTheLearnedTags(t *testing.T) {
 		}
 	})
 }
+
+// TestAssigneeNullIsLearned: a payload saying assignee_id null unassigns
+// the conversation; one that does not mention it keeps the assignee.
+func TestAssigneeNullIsLearned(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		workers := pipeline.NewWorkers(e.st, e.engine, pipeline.WorkerOptions{Clock: e.clock})
+		assignee := func(payload string) *string {
+			t.Helper()
+			e.ingest(t, rules.TriggerIncoming, "c1", payload)
+			if _, err := workers.Cycle(ctx); err != nil {
+				t.Fatal(err)
+			}
+			conv, err := e.st.GetConversation(ctx, e.ws.ID, "c1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return conv.AssigneeID
+		}
+		if a := assignee(`{"conversation": {"assignee_id": "m-7"}}`); a == nil || *a != "m-7" {
+			t.Fatalf("assignee = %v, want m-7", a)
+		}
+		if a := assignee(`{"message": {"subject": "hi"}}`); a == nil || *a != "m-7" {
+			t.Fatalf("after an event that does not say: assignee = %v, want m-7 kept", a)
+		}
+		if a := assignee(`{"conversation": {"assignee_id": null}}`); a == nil || *a != "" {
+			t.Fatalf("after assignee_id null: assignee = %v, want unassigned", a)
+		}
+	})
+}

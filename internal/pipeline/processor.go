@@ -169,10 +169,11 @@ func ResolveContactLists(ctx context.Context, s store.ContactLists, prog *engine
 // payloadFacts are the few payload fields the pipeline itself reads.
 type payloadFacts struct {
 	Conversation struct {
-		Status     any   `json:"status"`
-		AssigneeID any   `json:"assignee_id"`
-		Tags       []any `json:"tags"`
-		Priority   any   `json:"priority"`
+		Status any `json:"status"`
+		// AssigneeID is raw so that null (unassigned) differs from absent.
+		AssigneeID json.RawMessage `json:"assignee_id"`
+		Tags       []any           `json:"tags"`
+		Priority   any             `json:"priority"`
 	} `json:"conversation"`
 	Message struct {
 		Direction any `json:"direction"`
@@ -316,8 +317,10 @@ func learnConversation(e store.Event, after *engine.ConversationState) *store.Co
 	if s, ok := scalarString(f.Conversation.Priority); ok {
 		conv.Priority = &s
 	}
-	if f.Conversation.AssigneeID != nil {
-		s, _ := scalarString(f.Conversation.AssigneeID)
+	if raw := f.Conversation.AssigneeID; raw != nil {
+		var v any
+		_ = json.Unmarshal(raw, &v) // valid JSON: it came in the payload
+		s, _ := scalarString(v)     // null (unassigned) is ""
 		conv.AssigneeID = &s
 	}
 	if f.Conversation.Tags != nil {
