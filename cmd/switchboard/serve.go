@@ -93,7 +93,7 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	// and SMTP replies, each target with its own concurrency, every
 	// outbound connection checked by the SSRF guard unless
 	// --allow-private-targets.
-	pool, err := delivery.NewPool(delivery.StoreOutbox{Store: st},
+	pool, err := delivery.NewPool(delivery.StoreOutbox{Store: st, EventJSON: httpapi.EventJSON},
 		delivery.NewHTTPSender(delivery.HTTPConfig{Guard: &delivery.Guard{AllowPrivate: c.AllowPrivateTargets}}),
 		&delivery.SMTPSender{}, delivery.PoolConfig{Clock: clk, Logger: log, DrainTimeout: 4 * time.Second})
 	if err != nil {

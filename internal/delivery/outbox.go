@@ -15,6 +15,9 @@ import (
 // store, which moves the run with them.
 type StoreOutbox struct {
 	Store store.Outbox
+	// EventJSON renders the event a send_webhook carries as the API's
+	// event object (httpapi.EventJSON); without it a send_webhook fails.
+	EventJSON func(store.Event) (json.RawMessage, error)
 }
 
 var _ Outbox = StoreOutbox{}
@@ -28,7 +31,7 @@ func (o StoreOutbox) Claim(ctx context.Context, c Claim) ([]Job, error) {
 	}
 	jobs := make([]Job, 0, len(claimed))
 	for _, pd := range claimed {
-		j, err := jobOf(pd)
+		j, err := o.jobOf(pd)
 		if err != nil {
 			// A row that cannot be sent as it is never will be: fail it now
 			// rather than claim it again after every lease.
@@ -46,7 +49,7 @@ func (o StoreOutbox) Claim(ctx context.Context, c Claim) ([]Job, error) {
 }
 
 // jobOf builds the attempt of a claimed delivery.
-func jobOf(pd store.PushDelivery) (Job, error) {
+func (o StoreOutbox) jobOf(pd store.PushDelivery) (Job, error) {
 	ws := &pd.Workspace
 	keys := Keys{Current: ws.Secret}
 	if ws.PreviousSecret != nil && ws.PreviousSecretUntil != nil {
@@ -68,7 +71,10 @@ func jobOf(pd store.PushDelivery) (Job, error) {
 	}
 	switch {
 	case action.Type == "send_webhook":
-		event, err := eventObject(pd.Event)
+		if o.EventJSON == nil {
+			return Job{}, fmt.Errorf("delivery %s: no renderer for the webhook's event", pd.ID)
+		}
+		event, err := o.EventJSON(pd.Event)
 		if err != nil {
 			return Job{}, err
 		}
@@ -95,37 +101,6 @@ func jobOf(pd store.PushDelivery) (Job, error) {
 // SMTPOf converts a workspace's stored SMTP settings for sending.
 func SMTPOf(s store.SMTPSettings) SMTPSettings {
 	return SMTPSettings{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password, From: s.From, TLS: s.TLS}
-}
-
-// eventObject renders the event a send_webhook carries, with the fields of
-// the API's event object.
-func eventObject(e store.Event) (json.RawMessage, error) {
-	payload := e.Payload
-	if len(payload) == 0 {
-		payload = json.RawMessage("null")
-	}
-	ms := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
-	var processed *string
-	if e.ProcessedAt != nil {
-		p := ms(*e.ProcessedAt)
-		processed = &p
-	}
-	return json.Marshal(struct {
-		ID             string          `json:"id"`
-		EventType      string          `json:"event_type"`
-		ConversationID *string         `json:"conversation_id"`
-		ContactID      *string         `json:"contact_id"`
-		Payload        json.RawMessage `json:"payload"`
-		PayloadHash    string          `json:"payload_hash"`
-		Source         string          `json:"source"`
-		ChannelSource  *string         `json:"channel_source"`
-		CausedBy       *string         `json:"caused_by"`
-		Status         string          `json:"status"`
-		OccurredAt     string          `json:"occurred_at"`
-		CreatedAt      string          `json:"created_at"`
-		ProcessedAt    *string         `json:"processed_at"`
-	}{e.ID, e.EventType, e.ConversationID, e.ContactID, payload, e.PayloadHash, e.Source, e.ChannelSource,
-		e.CausedBy, e.Status, ms(e.OccurredAt), ms(e.CreatedAt), processed})
 }
 
 // Succeed implements Outbox.

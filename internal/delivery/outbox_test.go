@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchboard-hq/switchboard/internal/clock"
 	"github.com/switchboard-hq/switchboard/internal/delivery"
+	"github.com/switchboard-hq/switchboard/internal/httpapi"
 	"github.com/switchboard-hq/switchboard/internal/pipeline"
 	"github.com/switchboard-hq/switchboard/internal/rules"
 	"github.com/switchboard-hq/switchboard/internal/store"
@@ -165,3 +166,87 @@ func TestActionsReachTheHost(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestSendWebhookCarriesTheEventObject: a send_webhook POSTs, signed, the
+// event as the API shows it (every field of GET /v1/automation/events/{id}),
+// the rule and the run.
+func TestSendWebhookCarriesTheEventObject(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			var (
+				mu   sync.Mutex
+				body []byte
+				sig  string
+			)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				mu.Lock()
+				body, sig = b, r.Header.Get("webhook-signature")
+				mu.Unlock()
+				w.WriteHeader(http.StatusOK)
+			}))
+			defer srv.Close()
+			clk := clock.NewFake(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
+			st := storetest.OpenWithClock(t, dialect, clk)
+			ws, _, _, err := tenancy.CreateWorkspace(ctx, st, "acme", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rule, err := st.CreateRule(ctx, rules.Rule{WorkspaceID: ws.ID, Name: "notify", IsActive: true,
+				TriggerType: rules.TriggerIncoming, Conditions: json.RawMessage(`[]`), RolloutPercentage: 100,
+				Actions: []rules.Action{{Type: rules.ActionSendWebhook, URL: &srv.URL}}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := &store.IngestGroup{Events: []store.NewEvent{{Event: store.Event{WorkspaceID: ws.ID,
+				EventType: rules.TriggerIncoming, ConversationID: ptr("c-1"), Source: "api",
+				Payload: json.RawMessage(`{"message":{"subject":"hi"}}`), PayloadHash: strings.Repeat("0", 64)}}}}
+			if err := st.IngestEvents(ctx, []*store.IngestGroup{g}); err != nil || g.Err != nil {
+				t.Fatalf("IngestEvents: %v %v", err, g.Err)
+			}
+			workers := pipeline.NewWorkers(st, pipeline.NewEngine(st, pipeline.NewPrograms(st), clk), pipeline.WorkerOptions{Clock: clk})
+			if _, err := workers.Cycle(ctx); err != nil {
+				t.Fatal(err)
+			}
+			pool, err := delivery.NewPool(delivery.StoreOutbox{Store: st, EventJSON: httpapi.EventJSON},
+				delivery.NewHTTPSender(delivery.HTTPConfig{Guard: &delivery.Guard{AllowPrivate: true}}), nil,
+				delivery.PoolConfig{Clock: clk})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := pool.Cycle(ctx); err != nil {
+				t.Fatal(err)
+			}
+			pool.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			if sig == "" {
+				t.Fatal("no signed webhook arrived")
+			}
+			var got struct {
+				Event map[string]json.RawMessage `json:"event"`
+				Rule  struct {
+					ID   int64  `json:"id"`
+					Name string `json:"name"`
+				} `json:"rule"`
+				RunID string `json:"run_id"`
+			}
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"id", "event_type", "conversation_id", "contact_id", "payload", "payload_hash",
+				"source", "channel_source", "caused_by", "status", "attempts", "available_at", "occurred_at",
+				"created_at", "processed_at", "error"} {
+				if _, ok := got.Event[k]; !ok {
+					t.Errorf("the webhook's event lacks %q: %s", k, body)
+				}
+			}
+			if got.Rule.ID != rule.ID || got.Rule.Name != "notify" || got.RunID == "" {
+				t.Errorf("webhook body = %s", body)
+			}
+		})
+	}
+}

@@ -332,6 +332,10 @@ func toEvent(e store.Event) eventResponse {
 		OccurredAt: apiTime(e.OccurredAt), CreatedAt: apiTime(e.CreatedAt), ProcessedAt: apiTimePtr(e.ProcessedAt), Error: e.Error}
 }
 
+// EventJSON renders an event as the API's event object, for the bodies
+// that carry one (send_webhook): one rendering, so the two cannot differ.
+func EventJSON(e store.Event) (json.RawMessage, error) { return json.Marshal(toEvent(e)) }
+
 // uuidPath parses a UUID id from the path; anything else is 404.
 func uuidPath(r *http.Request, name, what string) (string, error) {
 	id, err := uuid.Parse(r.PathValue(name))

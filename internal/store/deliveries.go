@@ -126,7 +126,8 @@ func (s *SQL) ClaimPushDeliveries(ctx context.Context, c PushClaim) ([]PushDeliv
 			p.Delivery, err = scanDelivery(r, &w.ID, &w.Name, &w.Timezone, &w.ActionsURL, &smtp, &w.AlertWebhookURL,
 				&alertEmails, &w.RetentionDays, &w.Secret, &w.PreviousSecret, &w.PreviousSecretUntil, &w.CreatedAt,
 				&w.UpdatedAt, &e.EventType, &e.ConversationID, &e.ContactID, &payload, &e.PayloadHash, &e.Source,
-				&e.ChannelSource, &e.CausedBy, &e.Status, &e.OccurredAt, &e.CreatedAt, &e.ProcessedAt, &ruleName)
+				&e.ChannelSource, &e.CausedBy, &e.Status, &e.OccurredAt, &e.CreatedAt, &e.ProcessedAt, &e.Attempts,
+				&e.AvailableAt, &e.Error, &ruleName)
 			if err != nil {
 				return p, err
 			}
@@ -146,7 +147,7 @@ func (s *SQL) ClaimPushDeliveries(ctx context.Context, c PushClaim) ([]PushDeliv
 				w.updated_at, coalesce(e.event_type, ''), e.conversation_id, e.contact_id, e.payload,
 				coalesce(e.payload_hash, ''), coalesce(e.source, ''), e.channel_source, e.caused_by,
 				coalesce(e.status, ''), coalesce(e.occurred_at, d.created_at), coalesce(e.created_at, d.created_at),
-				e.processed_at, r.name
+				e.processed_at, coalesce(e.attempts, 0), coalesce(e.available_at, d.created_at), e.error, r.name
 			FROM deliveries d
 			JOIN workspaces w ON w.id = d.workspace_id
 			LEFT JOIN events e ON e.id = d.event_id
