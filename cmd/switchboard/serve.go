@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -126,6 +128,14 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 		}()
 	}
 
+	if c.DebugAddr != "" {
+		stopDebug, err := serveDebug(c.DebugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
+
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
@@ -169,4 +179,24 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	stopBackground()
 	log.Info("stopped")
 	return nil
+}
+
+// serveDebug serves net/http/pprof on addr (a loopback address, checked by
+// config) on its own listener and mux, so profiles are never part of the
+// API's router. It returns a function that closes it.
+func serveDebug(addr string, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on the debug address %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
+	log.Info("profiles served", "addr", ln.Addr().String(), "path", "/debug/pprof/")
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
 }

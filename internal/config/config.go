@@ -40,6 +40,10 @@ type Config struct {
 
 	// Addr is the HTTP listen address, host:port.
 	Addr string
+	// DebugAddr, when set, is a loopback host:port serving the Go runtime's
+	// profiles (net/http/pprof) on a listener of its own, for profiling
+	// the real server under load; "" (the default) serves none.
+	DebugAddr string
 	// Database is a SQLite file path or a postgres:// URL. It may hold a
 	// password: show it only through Settings or LogValue.
 	Database string

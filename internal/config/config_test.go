@@ -148,6 +148,8 @@ func TestInvalidValues(t *testing.T) {
 		{"addr without port", nil, []string{"SWITCHBOARD_ADDR", "localhost"}, "SWITCHBOARD_ADDR", "addr", false, "host:port", ""},
 		{"addr port too big", nil, []string{"SWITCHBOARD_ADDR", "127.0.0.1:65536"}, "SWITCHBOARD_ADDR", "addr", false, "0 to 65535", ""},
 		{"addr port by name", []string{"--addr", ":http"}, nil, "SWITCHBOARD_ADDR", "addr", true, "host:port", ""},
+		{"debug addr on every interface", []string{"--debug-addr", ":6060"}, nil, "SWITCHBOARD_DEBUG_ADDR", "debug-addr", true, "loopback", ""},
+		{"debug addr not loopback", nil, []string{"SWITCHBOARD_DEBUG_ADDR", "10.0.0.1:6060"}, "SWITCHBOARD_DEBUG_ADDR", "debug-addr", false, "loopback", ""},
 		{"database empty flag", []string{"--database", ""}, nil, "SWITCHBOARD_DATABASE", "database", true, "not empty", ""},
 		{"database bad URL", nil, []string{"SWITCHBOARD_DATABASE", "postgres://u:hunter2@db/sb%zz"},
 			"SWITCHBOARD_DATABASE", "database", false, "valid postgres:// URL", "hunter2"},
@@ -338,6 +340,8 @@ func TestPrecedence(t *testing.T) {
 				envVal, flagVal = ":1", ":2"
 			case "database":
 				envVal, flagVal = "env.db", "flag.db"
+			case "debug_addr":
+				envVal, flagVal = "127.0.0.1:6060", "[::1]:6061"
 			case "scheduler_interval":
 				envVal, flagVal = "2s", "3s"
 			case "allow_private_targets", "multi_workspace":
@@ -421,6 +425,7 @@ func TestSettings(t *testing.T) {
 	}
 	want := []Setting{
 		{"addr", "127.0.0.1:8080"},
+		{"debug_addr", ""},
 		{"database", "postgres://sb:xxxxx@db:5432/sb?sslmode=disable"},
 		{"scheduler_interval", "10s"},
 		{"allow_private_targets", "false"},

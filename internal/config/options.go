@@ -61,6 +61,15 @@ var options = []*option{
 		show: func(c *Config) string { return c.Addr },
 	},
 	{
+		key: "debug_addr", flag: "debug-addr", env: "SWITCHBOARD_DEBUG_ADDR", def: "", serveOnly: true,
+		usage: "loopback `host:port` serving pprof profiles (off when empty)",
+		set: func(c *Config, v string) (err error) {
+			c.DebugAddr, err = parseDebugAddr(v)
+			return err
+		},
+		show: func(c *Config) string { return c.DebugAddr },
+	},
+	{
 		key: "database", flag: "database", env: "SWITCHBOARD_DATABASE", def: "./switchboard.db",
 		usage: "SQLite file `path` or postgres:// URL",
 		set: func(c *Config, v string) (err error) {
@@ -192,6 +201,26 @@ func parseAddr(v string) (string, error) {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return "", errors.New(want + ", with a port from 0 to 65535")
+	}
+	return v, nil
+}
+
+// parseDebugAddr accepts "" (off) or a loopback host:port: profiles reveal
+// memory contents and must not be reachable from the network.
+func parseDebugAddr(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	const want = "must be empty or a loopback host:port, such as 127.0.0.1:6060"
+	host, _, err := net.SplitHostPort(v)
+	if err != nil {
+		return "", errors.New(want)
+	}
+	if _, err := parseAddr(v); err != nil {
+		return "", errors.New(want)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return "", errors.New(want)
 	}
 	return v, nil
 }
