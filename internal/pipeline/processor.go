@@ -284,12 +284,9 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 			if pr.Rule.CooldownSecs > 0 {
 				out.Cooldowns = append(out.Cooldowns, store.Cooldown{RuleID: pr.Rule.ID, Key: plan.RolloutKey, MatchedAt: now})
 			}
-			if e.ConversationID != nil {
-				actions, _ := json.Marshal(pr.Actions)
-				out.Activities = append(out.Activities, store.Activity{ID: newID(), WorkspaceID: e.WorkspaceID,
-					ConversationID: *e.ConversationID, Kind: "automation_applied", RuleID: pr.Rule.ID, RuleName: pr.Rule.Name,
-					EventID: e.ID, RunID: run.ID, Actions: actions, CreatedAt: now})
-			}
+			// The actions as decided: the conversation's activity entry,
+			// and (stored once) each delivery's body.
+			run.Actions, _ = json.Marshal(pr.Actions)
 		}
 		run.Result, _ = json.Marshal(res)
 		out.Runs = append(out.Runs, run)

@@ -5,15 +5,17 @@ import (
 	"fmt"
 )
 
-// A conversation's timeline: the activities rows CompleteEvents writes in
-// the run's transaction (one automation_applied entry per matched run of
-// an event with a conversation). They are read newest first by default,
-// through the activities_conversation index (workspace_id,
-// conversation_id, created_at, id), so a page costs the same however long
-// the timeline is.
+// A conversation's timeline is its events' matched runs: one
+// automation_applied entry per matched run, with the actions the run
+// decided. Nothing is written for it: the conversation's events are found
+// through events_conversation and their runs through (event_id, rule_id),
+// so a page costs the conversation's events, not the workspace's. An
+// entry's id and created_at are its run's.
 
-const activityColumns = `a.id, a.workspace_id, a.conversation_id, a.kind, a.rule_id, a.rule_name, a.event_id,
-	a.run_id, a.actions, a.created_at`
+const activityColumns = `a.id, a.workspace_id, e.conversation_id, 'automation_applied', a.rule_id, a.rule_name,
+	a.event_id, a.id, coalesce(a.actions, '[]'), a.created_at`
+
+const activityFrom = ` FROM events e JOIN runs a ON a.event_id = e.id AND a.workspace_id = e.workspace_id`
 
 func scanActivity(r Scanner) (Activity, error) {
 	var (
@@ -34,7 +36,7 @@ func (s *SQL) ListActivities(ctx context.Context, workspaceID int64, conversatio
 	if !ValidText(conversationID) {
 		return []Activity{}, 0, nil
 	}
-	where := ` WHERE a.workspace_id = $1 AND a.conversation_id = $2`
+	where := ` WHERE e.workspace_id = $1 AND e.conversation_id = $2 AND a.matched`
 	args := []any{workspaceID, conversationID}
 	countArgs := len(args)
 	dir, op := "ASC", ">"
@@ -59,11 +61,11 @@ func (s *SQL) ListActivities(ctx context.Context, workspaceID int64, conversatio
 		total int
 	)
 	err := s.d.Read(ctx, func(tx Querier) error {
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM activities a`+where, args[:countArgs]...).Scan(&total); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*)`+activityFrom+where, args[:countArgs]...).Scan(&total); err != nil {
 			return err
 		}
 		var err error
-		out, err = queryAll(ctx, tx, scanActivity, `SELECT `+activityColumns+` FROM activities a`+page+
+		out, err = queryAll(ctx, tx, scanActivity, `SELECT `+activityColumns+activityFrom+page+
 			fmt.Sprintf(` ORDER BY a.created_at %s, a.id %s LIMIT $%d OFFSET $%d`, dir, dir, len(args)-1, len(args)),
 			args...)
 		return err

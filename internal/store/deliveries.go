@@ -23,18 +23,36 @@ import (
 // expired and was taken over, or it was never claimed).
 var ErrNotLeased = errors.New("store: the delivery is not leased to this claimant")
 
-const deliveryColumns = `d.id, d.workspace_id, d.run_id, d.event_id, d.rule_id, d.action_index, d.conversation_id,
-	d.contact_id, d.action, d.target, d.status, d.attempts, d.last_error, d.available_at, d.created_at`
+// deliveryColumns are read FROM deliveryFrom: what a delivery shows of its
+// run and event is theirs (an empty event id and rule 0 once a run has
+// been purged), and an action stored NULL is its run's entry.
+const deliveryColumns = `d.id, d.workspace_id, d.run_id, dr.event_id, coalesce(dr.rule_id, 0), d.action_index,
+	de.conversation_id, de.contact_id, d.action, dr.actions, d.target, d.status, d.attempts, d.last_error,
+	d.available_at, d.created_at`
+
+const deliveryFrom = ` FROM deliveries d LEFT JOIN runs dr ON dr.id = d.run_id LEFT JOIN events de ON de.id = dr.event_id`
 
 func scanDelivery(r Scanner, extra ...any) (Delivery, error) {
 	var (
-		d      Delivery
-		action []byte
+		d                   Delivery
+		eventID             *string
+		action, runsActions []byte
 	)
-	err := r.Scan(append([]any{&d.ID, &d.WorkspaceID, &d.RunID, &d.EventID, &d.RuleID, &d.ActionIndex,
-		&d.ConversationID, &d.ContactID, &action, &d.Target, &d.Status, &d.Attempts, &d.LastError,
+	err := r.Scan(append([]any{&d.ID, &d.WorkspaceID, &d.RunID, &eventID, &d.RuleID, &d.ActionIndex,
+		&d.ConversationID, &d.ContactID, &action, &runsActions, &d.Target, &d.Status, &d.Attempts, &d.LastError,
 		&d.AvailableAt, &d.CreatedAt}, extra...)...)
-	d.Action = action
+	if eventID != nil {
+		d.EventID = *eventID
+	}
+	switch {
+	case action != nil:
+		d.Action = action
+	case runsActions != nil:
+		d.Action = ActionAt(runsActions, d.ActionIndex)
+	}
+	if d.Action == nil {
+		d.Action = json.RawMessage(`{}`)
+	}
 	return d, err
 }
 
@@ -148,10 +166,10 @@ func (s *SQL) ClaimPushDeliveries(ctx context.Context, c PushClaim) ([]PushDeliv
 				coalesce(e.payload_hash, ''), coalesce(e.source, ''), e.channel_source, e.caused_by,
 				coalesce(e.status, ''), coalesce(e.occurred_at, d.created_at), coalesce(e.created_at, d.created_at),
 				e.processed_at, coalesce(e.attempts, 0), coalesce(e.available_at, d.created_at), e.error, r.name
-			FROM deliveries d
+			`+deliveryFrom+`
 			JOIN workspaces w ON w.id = d.workspace_id
-			LEFT JOIN events e ON e.id = d.event_id
-			LEFT JOIN rules r ON r.workspace_id = d.workspace_id AND r.id = d.rule_id
+			LEFT JOIN events e ON e.id = dr.event_id
+			LEFT JOIN rules r ON r.workspace_id = d.workspace_id AND r.id = dr.rule_id
 			WHERE d.id IN `+list+` ORDER BY d.created_at, d.id`, arg)
 		return err
 	})
@@ -326,7 +344,7 @@ func (s *SQL) ClaimOutbox(ctx context.Context, workspaceID int64, owner string, 
 			return err
 		}
 		list, arg = s.d.List(1, UUIDs(ids))
-		out, err = queryAll(ctx, q, scanDeliveryRow, `SELECT `+deliveryColumns+` FROM deliveries d
+		out, err = queryAll(ctx, q, scanDeliveryRow, `SELECT `+deliveryColumns+deliveryFrom+`
 			WHERE d.id IN `+list+` ORDER BY d.created_at, d.id`, arg)
 		return err
 	})
@@ -388,7 +406,7 @@ func getDelivery(ctx context.Context, q Querier, workspaceID int64, id string) (
 	if id == "" {
 		return Delivery{}, ErrNotFound
 	}
-	return scanDelivery(q.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
+	return scanDelivery(q.QueryRow(ctx, `SELECT `+deliveryColumns+deliveryFrom+`
 		WHERE d.workspace_id = $1 AND d.id = $2`, workspaceID, id))
 }
 
@@ -431,8 +449,10 @@ func (s *SQL) ListDeliveries(ctx context.Context, workspaceID int64, f DeliveryF
 		}
 		add(` AND d.run_id = $%d`, hexID(f.RunID))
 	}
+	from := ` FROM deliveries d`
 	if f.RuleID != 0 {
-		add(` AND d.rule_id = $%d`, f.RuleID)
+		add(` AND dr.rule_id = $%d`, f.RuleID)
+		from = deliveryFrom
 	}
 	countArgs := len(args)
 	dir, op := "ASC", ">"
@@ -453,11 +473,11 @@ func (s *SQL) ListDeliveries(ctx context.Context, workspaceID int64, f DeliveryF
 		total int
 	)
 	err := s.d.Read(ctx, func(q Querier) error {
-		if err := q.QueryRow(ctx, `SELECT count(*) FROM deliveries d`+where, args[:countArgs]...).Scan(&total); err != nil {
+		if err := q.QueryRow(ctx, `SELECT count(*)`+from+where, args[:countArgs]...).Scan(&total); err != nil {
 			return err
 		}
 		var err error
-		out, err = queryAll(ctx, q, scanDeliveryRow, `SELECT `+deliveryColumns+` FROM deliveries d`+page+
+		out, err = queryAll(ctx, q, scanDeliveryRow, `SELECT `+deliveryColumns+deliveryFrom+page+
 			fmt.Sprintf(` ORDER BY d.created_at %s, d.id %s LIMIT $%d OFFSET $%d`, dir, dir, len(args)-1, len(args)),
 			args...)
 		return err

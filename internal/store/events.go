@@ -118,12 +118,18 @@ type Run struct {
 	Executed       bool
 	Status         string
 	Result         json.RawMessage // {"reason", "trace", "actions": [...]}
-	CreatedAt      time.Time
-	SettledAt      *time.Time
-	EventType      string
-	EventSource    string
-	EventStatus    string // read from the event when listing
-	ChannelSource  *string
+	// Actions are a matched run's actions as decided, rendered (a JSON
+	// array of the push bodies' "action" objects): its conversation's
+	// activity entry, and its deliveries' bodies by action index.
+	Actions   json.RawMessage
+	CreatedAt time.Time
+	SettledAt *time.Time
+	// ConversationID, ContactID, EventType, EventSource, EventStatus and
+	// ChannelSource are the event's, read with the run (not stored twice).
+	EventType     string
+	EventSource   string
+	EventStatus   string
+	ChannelSource *string
 
 	// Reason, FailedPath and FailedActual are what a run that did not
 	// match records (its Result is built from them when it is read):
@@ -136,15 +142,19 @@ type Run struct {
 
 // Delivery is one action waiting to reach the host (the outbox).
 type Delivery struct {
-	ID             string // UUIDv7, also the webhook-id
-	WorkspaceID    int64
-	RunID          string
+	ID          string // UUIDv7, also the webhook-id
+	WorkspaceID int64
+	RunID       string
+	ActionIndex int
+	// EventID, RuleID, ConversationID and ContactID are the run's and its
+	// event's, read with the delivery (not stored twice).
 	EventID        string
 	RuleID         int64
-	ActionIndex    int
 	ConversationID *string
 	ContactID      *string
-	Action         json.RawMessage // the push body's "action"
+	// Action is the push body's "action". The store keeps it once, in the
+	// run's Actions, when it is the entry at ActionIndex there.
+	Action json.RawMessage
 	// Target is where the delivery goes (see delivery.TargetKey): a
 	// receiver or an SMTP server; nil keeps it in the pull outbox.
 	Target      *string
@@ -155,7 +165,9 @@ type Delivery struct {
 	CreatedAt   time.Time
 }
 
-// Activity is an entry of a conversation's timeline.
+// Activity is an entry of a conversation's timeline: a matched run of one
+// of its events, read from the run (ID, RunID and CreatedAt are the
+// run's).
 type Activity struct {
 	ID             string // UUIDv7
 	WorkspaceID    int64
@@ -207,7 +219,6 @@ type Outcome struct {
 	Status       string // processed or skipped
 	Runs         []Run
 	Deliveries   []Delivery
-	Activities   []Activity
 	Counters     []CounterDelta
 	Cooldowns    []Cooldown
 	Conversation *Conversation // upserted when set

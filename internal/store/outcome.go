@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -20,7 +21,6 @@ type OutcomeRows struct {
 	// event's record.
 	Runs          []Run
 	Deliveries    []Delivery
-	Activities    []Activity
 	Counters      []CounterRow   // one per rule, by rule id
 	Cooldowns     []CooldownRow  // one per (rule, key), by rule id then key
 	Conversations []Conversation // one per conversation, by workspace then id
@@ -103,6 +103,7 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 		convs    = map[convKey]*Conversation{}
 		rollups  = map[rollKey]*RollupRow{}
 		renamed  = map[string]string{} // run ids the caller chose → RunID
+		actions  = map[string]*runActions{}
 	)
 	for i, it := range items {
 		if !accepted[i] {
@@ -148,6 +149,9 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 			if len(r.Result) == 0 {
 				r.Result = json.RawMessage(`{}`)
 			}
+			if len(r.Actions) > 0 {
+				actions[id] = &runActions{doc: r.Actions}
+			}
 			out.Runs = append(out.Runs, r)
 		}
 		for _, d := range o.Deliveries {
@@ -167,21 +171,10 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 			if len(d.Action) == 0 {
 				d.Action = json.RawMessage(`{}`)
 			}
+			if ra := actions[d.RunID]; ra != nil && bytes.Equal(ra.at(d.ActionIndex), d.Action) {
+				d.Action = nil // stored once, in the run
+			}
 			out.Deliveries = append(out.Deliveries, d)
-		}
-		for _, a := range o.Activities {
-			if id, ok := renamed[a.RunID]; ok {
-				a.RunID = id
-			}
-			if dropped[a.RunID] {
-				continue
-			}
-			a.WorkspaceID, a.EventID = ws, ev.ID
-			a.CreatedAt = orNow(a.CreatedAt, now)
-			if len(a.Actions) == 0 {
-				a.Actions = json.RawMessage(`[]`)
-			}
-			out.Activities = append(out.Activities, a)
 		}
 		for _, c := range o.Counters {
 			acc := counters[c.RuleID]
@@ -255,6 +248,34 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 		return cmp.Or(cmp.Compare(a.WorkspaceID, b.WorkspaceID), cmp.Compare(a.ID, b.ID))
 	})
 	return out
+}
+
+// runActions is a run's Actions, split into entries when first asked.
+type runActions struct {
+	doc     json.RawMessage
+	entries []json.RawMessage
+	split   bool
+}
+
+// at returns the entry at index i, or nil.
+func (a *runActions) at(i int) json.RawMessage {
+	if !a.split {
+		a.split = true
+		if json.Unmarshal(a.doc, &a.entries) != nil {
+			a.entries = nil
+		}
+	}
+	if i < 0 || i >= len(a.entries) {
+		return nil
+	}
+	return a.entries[i]
+}
+
+// ActionAt returns the entry at index i of a run's Actions (a JSON array),
+// or nil: how a delivery stored without its own action reads it.
+func ActionAt(actions json.RawMessage, i int) json.RawMessage {
+	ra := runActions{doc: actions}
+	return ra.at(i)
 }
 
 type (
@@ -343,6 +364,9 @@ func CheckOutcome(o *Outcome) error {
 		if !ValidDoc(r.Result) {
 			return errDoc("run result")
 		}
+		if len(r.Actions) > 0 && (!ValidDoc(r.Actions) || r.Actions[0] != '[') {
+			return errDoc("run actions")
+		}
 	}
 	for _, d := range o.Deliveries {
 		if d.Status != "" && !slices.Contains(deliveryStatuses, d.Status) {
@@ -356,18 +380,6 @@ func CheckOutcome(o *Outcome) error {
 		}
 		if !ValidDoc(d.Action) {
 			return errDoc("delivery action")
-		}
-	}
-	for _, a := range o.Activities {
-		if err := checkIDs("activity", a.ID, a.RunID); err != nil {
-			return err
-		}
-		if err := CheckTexts("activity kind", a.Kind, "activity rule_name", a.RuleName,
-			"activity conversation_id", a.ConversationID); err != nil {
-			return err
-		}
-		if !ValidDoc(a.Actions) {
-			return errDoc("activity actions")
 		}
 	}
 	for _, c := range o.Cooldowns {

@@ -18,21 +18,25 @@ import (
 // in (created_at, id) order and expand their records, reading the rows of
 // the matched entries they return. Totals come from run_rollups.
 
-// runColumns are read with the run's event status (LEFT JOIN events e):
-// an event purged before its runs reads as "".
-const runColumns = `r.id, r.workspace_id, r.event_id, r.rule_id, r.rule_name, r.conversation_id, r.contact_id,
-	r.matched, r.executed, r.status, r.result, r.created_at, r.settled_at, r.event_type, r.event_source,
-	coalesce(e.status, ''), r.channel_source, r.rule_version`
+// runColumns are read with the run's event (LEFT JOIN events e), which
+// holds the facts a run shows of it: an event purged before its runs
+// reads as empty.
+const runColumns = `r.id, r.workspace_id, r.event_id, r.rule_id, r.rule_name, e.conversation_id, e.contact_id,
+	r.matched, r.executed, r.status, r.result, r.actions, r.created_at, r.settled_at, coalesce(e.event_type, ''),
+	coalesce(e.source, ''), coalesce(e.status, ''), e.channel_source, r.rule_version`
 
 func scanRun(row Scanner) (Run, error) {
 	var (
-		r      Run
-		result []byte
+		r               Run
+		result, actions []byte
 	)
 	err := row.Scan(&r.ID, &r.WorkspaceID, &r.EventID, &r.RuleID, &r.RuleName, &r.ConversationID, &r.ContactID,
-		&r.Matched, &r.Executed, &r.Status, &result, &r.CreatedAt, &r.SettledAt, &r.EventType, &r.EventSource,
-		&r.EventStatus, &r.ChannelSource, &r.RuleVersion)
+		&r.Matched, &r.Executed, &r.Status, &result, &actions, &r.CreatedAt, &r.SettledAt, &r.EventType,
+		&r.EventSource, &r.EventStatus, &r.ChannelSource, &r.RuleVersion)
 	r.Result = json.RawMessage(result)
+	if actions != nil {
+		r.Actions = json.RawMessage(actions)
+	}
 	return r, err
 }
 

@@ -173,12 +173,11 @@ const (
 		RETURNING e.id`
 
 	insertRuns = `
-		INSERT INTO runs (id, workspace_id, event_id, rule_id, rule_name, conversation_id, contact_id,
-			matched, executed, status, result, created_at, settled_at, event_type, event_source, channel_source,
-			rule_version)
-		SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::bigint[], $5::text[], $6::text[],
-			$7::text[], $8::boolean[], $9::boolean[], $10::text[], $11::text[], $12::timestamptz[],
-			$13::timestamptz[], $14::text[], $15::text[], $16::text[], $17::integer[])
+		INSERT INTO runs (id, workspace_id, event_id, rule_id, rule_name, matched, executed, status, result,
+			actions, created_at, settled_at, rule_version)
+		SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::bigint[], $5::text[], $6::boolean[],
+			$7::boolean[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[],
+			$13::integer[])
 		ON CONFLICT DO NOTHING`
 
 	// Stretches that end, then those that begin (keeping one in progress).
@@ -201,18 +200,10 @@ const (
 			executed = r.executed + excluded.executed, failed = r.failed + excluded.failed`
 
 	insertDeliveries = `
-		INSERT INTO deliveries (id, workspace_id, run_id, event_id, rule_id, action_index, conversation_id,
-			contact_id, action, status, attempts, last_error, available_at, created_at, target)
-		SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::bigint[], $6::integer[],
-			$7::text[], $8::text[], $9::text[], $10::text[], $11::integer[], $12::text[], $13::timestamptz[],
-			$14::timestamptz[], $15::text[])
-		ON CONFLICT DO NOTHING`
-
-	insertActivities = `
-		INSERT INTO activities (id, workspace_id, conversation_id, kind, rule_id, rule_name, event_id, run_id,
-			actions, created_at)
-		SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-			$7::uuid[], $8::uuid[], $9::text[], $10::timestamptz[])
+		INSERT INTO deliveries (id, workspace_id, run_id, action_index, action, status, attempts, last_error,
+			available_at, created_at, target)
+		SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::integer[], $5::text[], $6::text[],
+			$7::integer[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[])
 		ON CONFLICT DO NOTHING`
 
 	// Counters add up; the last_* times only move forward (greatest()
@@ -368,24 +359,23 @@ func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
 			return nil, err
 		}
 		var (
-			ws, rules                                = make([]int64, n), make([]int64, n)
-			names, statuses, results, types, sources = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-			convs, contacts, channels                = make([]*string, n), make([]*string, n), make([]*string, n)
-			matched, executed                        = make([]bool, n), make([]bool, n)
-			created                                  = make([]time.Time, n)
-			settled                                  = make([]*time.Time, n)
-			versions                                 = make([]int32, n)
+			ws, rules                = make([]int64, n), make([]int64, n)
+			names, statuses, results = make([]string, n), make([]string, n), make([]string, n)
+			actions                  = make([]*string, n)
+			matched, executed        = make([]bool, n), make([]bool, n)
+			created                  = make([]time.Time, n)
+			settled                  = make([]*time.Time, n)
+			versions                 = make([]int32, n)
 		)
 		for i := range r.Runs {
 			x := &r.Runs[i]
 			ws[i], rules[i], names[i] = x.WorkspaceID, x.RuleID, x.RuleName
-			convs[i], contacts[i], matched[i], executed[i], statuses[i] = x.ConversationID, x.ContactID, x.Matched, x.Executed, x.Status
-			results[i], created[i], settled[i] = string(x.Result), x.CreatedAt, tsPtr(x.SettledAt)
-			types[i], sources[i], channels[i] = x.EventType, x.EventSource, x.ChannelSource
+			matched[i], executed[i], statuses[i] = x.Matched, x.Executed, x.Status
+			results[i], actions[i], created[i], settled[i] = string(x.Result), textOrNil(x.Actions), x.CreatedAt, tsPtr(x.SettledAt)
 			versions[i] = int32(x.RuleVersion)
 		}
-		b.Queue(insertRuns, ids, ws, events, rules, names, convs, contacts, matched, executed, statuses, results,
-			created, settled, types, sources, channels, versions)
+		b.Queue(insertRuns, ids, ws, events, rules, names, matched, executed, statuses, results, actions,
+			created, settled, versions)
 	}
 	if n := len(r.WaitCancels); n > 0 {
 		ws, convs, kinds := make([]int64, n), make([]string, n), make([]string, n)
@@ -423,52 +413,22 @@ func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
 		if err != nil {
 			return nil, err
 		}
-		events, err := parseIDs(r.Deliveries, func(d *store.Delivery) string { return d.EventID })
-		if err != nil {
-			return nil, err
-		}
 		var (
-			ws, rules                  = make([]int64, n), make([]int64, n)
-			indexes, attempts          = make([]int32, n), make([]int32, n)
-			convs, contacts, lastError = make([]*string, n), make([]*string, n), make([]*string, n)
-			actions, statuses          = make([]string, n), make([]string, n)
-			targets                    = make([]*string, n)
-			available, created         = make([]time.Time, n), make([]time.Time, n)
+			ws                 = make([]int64, n)
+			indexes, attempts  = make([]int32, n), make([]int32, n)
+			lastError, actions = make([]*string, n), make([]*string, n)
+			statuses           = make([]string, n)
+			targets            = make([]*string, n)
+			available, created = make([]time.Time, n), make([]time.Time, n)
 		)
 		for i := range r.Deliveries {
 			d := &r.Deliveries[i]
-			ws[i], rules[i], indexes[i] = d.WorkspaceID, d.RuleID, int32(d.ActionIndex)
-			convs[i], contacts[i], actions[i], statuses[i] = d.ConversationID, d.ContactID, string(d.Action), d.Status
+			ws[i], indexes[i], actions[i], statuses[i] = d.WorkspaceID, int32(d.ActionIndex), textOrNil(d.Action), d.Status
 			attempts[i], lastError[i], available[i], created[i] = int32(d.Attempts), d.LastError, d.AvailableAt, d.CreatedAt
 			targets[i] = d.Target
 		}
-		b.Queue(insertDeliveries, ids, ws, runs, events, rules, indexes, convs, contacts, actions, statuses, attempts,
-			lastError, available, created, targets)
-	}
-	if n := len(r.Activities); n > 0 {
-		ids, err := parseIDs(r.Activities, func(a *store.Activity) string { return a.ID })
-		if err != nil {
-			return nil, err
-		}
-		runs, err := parseIDs(r.Activities, func(a *store.Activity) string { return a.RunID })
-		if err != nil {
-			return nil, err
-		}
-		events, err := parseIDs(r.Activities, func(a *store.Activity) string { return a.EventID })
-		if err != nil {
-			return nil, err
-		}
-		var (
-			convs, kinds, names, actions = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-			ws, rules                    = make([]int64, n), make([]int64, n)
-			created                      = make([]time.Time, n)
-		)
-		for i := range r.Activities {
-			a := &r.Activities[i]
-			ws[i], convs[i], kinds[i], rules[i], names[i] = a.WorkspaceID, a.ConversationID, a.Kind, a.RuleID, a.RuleName
-			actions[i], created[i] = string(a.Actions), a.CreatedAt
-		}
-		b.Queue(insertActivities, ids, ws, convs, kinds, rules, names, events, runs, actions, created)
+		b.Queue(insertDeliveries, ids, ws, runs, indexes, actions, statuses, attempts, lastError, available,
+			created, targets)
 	}
 	if n := len(r.Counters); n > 0 {
 		var (
@@ -634,4 +594,13 @@ func (s *Store) ExtendLeases(ctx context.Context, claims []store.Claim, lease ti
 		}
 	}
 	return held, nil
+}
+
+// textOrNil is a JSON document as text, or NULL when there is none.
+func textOrNil(doc []byte) *string {
+	if len(doc) == 0 {
+		return nil
+	}
+	s := string(doc)
+	return &s
 }

@@ -159,8 +159,8 @@ var (
 	}
 
 	insertRuns = multiRow{prefix: `INSERT INTO runs (id, workspace_id, event_id, rule_id, rule_name,
-		conversation_id, contact_id, matched, executed, status, result, created_at, settled_at, event_type,
-		event_source, channel_source, rule_version) VALUES `, width: 17, suffix: ` ON CONFLICT DO NOTHING`}
+		matched, executed, status, result, actions, created_at, settled_at, rule_version) VALUES `, width: 13,
+		suffix: ` ON CONFLICT DO NOTHING`}
 
 	// Stretches that end, then those that begin (keeping one in progress).
 	cancelWaits = multiRow{prefix: `DELETE FROM waits WHERE workspace_id = ? AND conversation_id = ? AND kind = ?`}
@@ -178,11 +178,9 @@ var (
 			evaluated = evaluated + excluded.evaluated, matched = matched + excluded.matched,
 			executed = executed + excluded.executed, failed = failed + excluded.failed`,
 	}
-	insertDeliveries = multiRow{prefix: `INSERT INTO deliveries (id, workspace_id, run_id, event_id, rule_id,
-		action_index, conversation_id, contact_id, action, status, attempts, last_error, available_at,
-		created_at, target) VALUES `, width: 15, suffix: ` ON CONFLICT DO NOTHING`}
-	insertActivities = multiRow{prefix: `INSERT INTO activities (id, workspace_id, conversation_id, kind, rule_id,
-		rule_name, event_id, run_id, actions, created_at) VALUES `, width: 10, suffix: ` ON CONFLICT DO NOTHING`}
+	insertDeliveries = multiRow{prefix: `INSERT INTO deliveries (id, workspace_id, run_id, action_index, action,
+		status, attempts, last_error, available_at, created_at, target) VALUES `, width: 11,
+		suffix: ` ON CONFLICT DO NOTHING`}
 
 	// Counters add up; the last_* times only move forward (max() of a NULL
 	// is NULL, hence the coalesce). updated_at is not touched.
@@ -229,7 +227,7 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 	}
 	now := s.now()
 	accepted := make([]bool, len(items))
-	s.prepare(ctx, finishEvents, insertRuns, insertDeliveries, insertActivities, moveCounters, upsertCooldowns,
+	s.prepare(ctx, finishEvents, insertRuns, insertDeliveries, moveCounters, upsertCooldowns,
 		upsertConversations, upsertRollups, startWaits)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		clear(accepted)
@@ -288,12 +286,12 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 
 // writeOutcomes writes the rows of the accepted completions.
 func (s *Store) writeOutcomes(ctx context.Context, tx *sql.Tx, r store.OutcomeRows) error {
-	args := make([]any, 0, len(r.Runs)*16)
+	args := make([]any, 0, len(r.Runs)*insertRuns.width)
 	for i := range r.Runs {
 		run := &r.Runs[i]
-		args = append(args, run.ID, run.WorkspaceID, run.EventID, run.RuleID, run.RuleName, run.ConversationID,
-			run.ContactID, run.Matched, run.Executed, run.Status, string(run.Result), ms(run.CreatedAt),
-			msOrNil(run.SettledAt), run.EventType, run.EventSource, run.ChannelSource, run.RuleVersion)
+		args = append(args, run.ID, run.WorkspaceID, run.EventID, run.RuleID, run.RuleName, run.Matched,
+			run.Executed, run.Status, string(run.Result), textOrNil(run.Actions), ms(run.CreatedAt),
+			msOrNil(run.SettledAt), run.RuleVersion)
 	}
 	if err := s.execRows(ctx, tx, insertRuns, args); err != nil {
 		return err
@@ -320,20 +318,10 @@ func (s *Store) writeOutcomes(ctx context.Context, tx *sql.Tx, r store.OutcomeRo
 	args = args[:0]
 	for i := range r.Deliveries {
 		d := &r.Deliveries[i]
-		args = append(args, d.ID, d.WorkspaceID, d.RunID, d.EventID, d.RuleID, d.ActionIndex, d.ConversationID,
-			d.ContactID, string(d.Action), d.Status, d.Attempts, d.LastError, ms(d.AvailableAt), ms(d.CreatedAt),
-			d.Target)
+		args = append(args, d.ID, d.WorkspaceID, d.RunID, d.ActionIndex, textOrNil(d.Action), d.Status,
+			d.Attempts, d.LastError, ms(d.AvailableAt), ms(d.CreatedAt), d.Target)
 	}
 	if err := s.execRows(ctx, tx, insertDeliveries, args); err != nil {
-		return err
-	}
-	args = args[:0]
-	for i := range r.Activities {
-		a := &r.Activities[i]
-		args = append(args, a.ID, a.WorkspaceID, a.ConversationID, a.Kind, a.RuleID, a.RuleName, a.EventID,
-			a.RunID, string(a.Actions), ms(a.CreatedAt))
-	}
-	if err := s.execRows(ctx, tx, insertActivities, args); err != nil {
 		return err
 	}
 	args = args[:0]
@@ -462,4 +450,12 @@ func (s *Store) ExtendLeases(ctx context.Context, claims []store.Claim, lease ti
 		return nil, wrap("extend leases", err)
 	}
 	return held, nil
+}
+
+// textOrNil is a JSON document as TEXT, or NULL when there is none.
+func textOrNil(doc []byte) any {
+	if len(doc) == 0 {
+		return nil
+	}
+	return string(doc)
 }

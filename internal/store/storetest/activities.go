@@ -7,46 +7,55 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-hq/switchboard/internal/rules"
 	"github.com/switchboard-hq/switchboard/internal/store"
 )
 
 // testActivities checks a conversation's timeline as ListActivities reads
-// it: every entry CompleteEvents wrote for the conversation and no other,
-// ordered by (created_at, id) either way, paged by offset and by keyset,
-// and scoped to its workspace.
+// it: one entry per matched run of the conversation's events and no
+// other, ordered by (created_at, id) either way, paged by offset and by
+// keyset, and scoped to its workspace.
 func testActivities(t *testing.T, open ClockOpener) {
 	q := setupQueue(t, open)
 	other, _, _ := createWorkspace(t, q.s, "globex")
-	r := q.rule(t, "tagger")
+	rs := []rules.Rule{q.rule(t, "tagger"), q.rule(t, "noter"), q.rule(t, "missed")}
 
-	// Five entries for conv-1 over three events: two share a created_at
-	// (the id breaks the tie); one entry for conv-2; one for another
-	// workspace's conv-1.
+	// Five entries for conv-1 over three events: runs of one event share
+	// a created_at (the id breaks the tie); a run that did not match is no
+	// entry. One entry for conv-2, one for an event without a
+	// conversation (on no timeline), one for another workspace's conv-1.
+	entry := func(e store.Event, rn store.Run, conv string) store.Activity {
+		return store.Activity{ID: rn.ID, WorkspaceID: e.WorkspaceID, ConversationID: conv, Kind: "automation_applied",
+			RuleID: rn.RuleID, RuleName: rn.RuleName, EventID: e.ID, RunID: rn.ID, Actions: rn.Actions, CreatedAt: rn.CreatedAt}
+	}
 	var want []store.Activity // conv-1's, oldest first
 	for i, n := range []int{1, 2, 2} {
 		e := q.ingest(t, q.event("conv-1", 10+i))[0]
 		c := q.claim(t, "w", 1)[0]
 		now := q.now()
-		rn := run(e, r, true, now)
-		var acts []store.Activity
+		var runs []store.Run
 		for j := range n {
-			acts = append(acts, store.Activity{ID: newUUID(), WorkspaceID: q.ws.ID, ConversationID: "conv-1",
-				Kind: "automation_applied", RuleID: r.ID, RuleName: r.Name, EventID: e.ID, RunID: rn.ID,
-				Actions: json.RawMessage(`[{"index":` + string(rune('0'+j)) + `,"type":"add_tag","tag_id":1}]`), CreatedAt: now})
+			rn := runAt(e, rs[j], true, now, j)
+			rn.Actions = json.RawMessage(`[{"type":"add_tag","tag_id":` + string(rune('1'+j)) + `}]`)
+			runs = append(runs, rn)
+			want = append(want, entry(e, rn, "conv-1"))
 		}
-		if i == 1 {
-			acts = append(acts, store.Activity{ID: newUUID(), WorkspaceID: q.ws.ID, ConversationID: "conv-2",
-				Kind: "automation_applied", RuleID: r.ID, RuleName: r.Name, EventID: e.ID, RunID: rn.ID,
-				Actions: json.RawMessage(`[]`), CreatedAt: now})
-		}
+		runs = append(runs, runAt(e, rs[2], false, now, n))
 		wantErr(t, "complete", q.complete(t, store.Completion{Claim: c, Outcome: store.Outcome{
-			Status: store.EventProcessed, Runs: []store.Run{rn}, Activities: acts}})[0], nil)
-		for _, a := range acts {
-			if a.ConversationID == "conv-1" {
-				want = append(want, a)
-			}
-		}
+			Status: store.EventProcessed, Runs: runs}})[0], nil)
 		q.clk.Advance(time.Second)
+	}
+	for _, conv := range []string{"conv-2", ""} {
+		ne := q.event(conv, 20)
+		if conv == "" {
+			ne.ConversationID, ne.ContactID = nil, ptr("ann")
+		}
+		e := q.ingest(t, ne)[0]
+		c := q.claim(t, "w", 1)[0]
+		rn := run(e, rs[0], true, q.now())
+		rn.Actions = json.RawMessage(`[]`)
+		wantErr(t, "complete "+conv, q.complete(t, store.Completion{Claim: c, Outcome: store.Outcome{
+			Status: store.EventProcessed, Runs: []store.Run{rn}}})[0], nil)
 	}
 	slices.SortFunc(want, func(a, b store.Activity) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
@@ -60,9 +69,7 @@ func testActivities(t *testing.T, open ClockOpener) {
 		c := oq.claim(t, "w", 1)[0]
 		rn := run(e, createRule(t, q.s, newRule(other.ID, "theirs"), nil), true, oq.now())
 		wantErr(t, "complete other", oq.complete(t, store.Completion{Claim: c, Outcome: store.Outcome{
-			Status: store.EventProcessed, Runs: []store.Run{rn}, Activities: []store.Activity{{ID: newUUID(),
-				WorkspaceID: other.ID, ConversationID: "conv-1", Kind: "automation_applied", RuleID: rn.RuleID,
-				RuleName: "theirs", EventID: e.ID, RunID: rn.ID, Actions: json.RawMessage(`[]`), CreatedAt: oq.now()}}}})[0], nil)
+			Status: store.EventProcessed, Runs: []store.Run{rn}}})[0], nil)
 	}
 	reversed := slices.Clone(want)
 	slices.Reverse(reversed)

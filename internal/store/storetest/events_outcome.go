@@ -26,15 +26,19 @@ func testEventCompletion(t *testing.T, open ClockOpener) {
 		now := q.now()
 
 		matched := run(e, r1, true, now)
+		matched.Actions = json.RawMessage(`[{"type":"add_tag","tag_id":3},{"type":"set_priority","priority":"high"}]`)
 		missed := runAt(e, r2, false, now, 1)
 		delivery := store.Delivery{
 			ID: newUUID(), WorkspaceID: q.ws.ID, RunID: matched.ID, EventID: e.ID, RuleID: r1.ID, ActionIndex: 0,
 			ConversationID: e.ConversationID, ContactID: e.ContactID, Action: json.RawMessage(`{"type":"add_tag","tag_id":3}`),
 			Status: store.DeliveryPending, AvailableAt: now, CreatedAt: now,
 		}
-		activity := store.Activity{
-			ID: newUUID(), WorkspaceID: q.ws.ID, ConversationID: "conv-1", Kind: "automation_applied", RuleID: r1.ID,
-			RuleName: r1.Name, EventID: e.ID, RunID: matched.ID, Actions: json.RawMessage(`[{"type":"add_tag"}]`), CreatedAt: now,
+		// The second action's delivery says something else than the run's
+		// entry: it keeps its own.
+		own := store.Delivery{
+			ID: newUUID(), WorkspaceID: q.ws.ID, RunID: matched.ID, EventID: e.ID, RuleID: r1.ID, ActionIndex: 1,
+			ConversationID: e.ConversationID, ContactID: e.ContactID, Action: json.RawMessage(`{"type":"set_priority","priority":"low"}`),
+			Status: store.DeliveryPending, AvailableAt: now, CreatedAt: now,
 		}
 		conv := &store.Conversation{
 			WorkspaceID: q.ws.ID, ID: "conv-1", Status: "open", AssigneeID: ptr("m-7"), Tags: []string{"vip", "billing"},
@@ -43,8 +47,7 @@ func testEventCompletion(t *testing.T, open ClockOpener) {
 		errs := q.complete(t, store.Completion{Claim: c, Outcome: store.Outcome{
 			Status:     store.EventProcessed,
 			Runs:       []store.Run{matched, missed},
-			Deliveries: []store.Delivery{delivery},
-			Activities: []store.Activity{activity},
+			Deliveries: []store.Delivery{delivery, own},
 			Counters: []store.CounterDelta{
 				{RuleID: r1.ID, Matched: 1, MatchedAt: &now},
 			},
@@ -66,6 +69,20 @@ func testEventCompletion(t *testing.T, open ClockOpener) {
 			wantDiff(t, "run "+want.RuleName, want, r)
 			checkStored(t, "run CreatedAt", r.CreatedAt)
 		}
+		for _, want := range []store.Delivery{delivery, own} {
+			d, err := q.s.GetDelivery(t.Context(), q.ws.ID, want.ID)
+			wantErr(t, "GetDelivery", err, nil)
+			wantDiff(t, "delivery", want, d)
+		}
+		acts, total, err := q.s.ListActivities(t.Context(), q.ws.ID, "conv-1", store.ListQuery{})
+		wantErr(t, "ListActivities", err, nil)
+		wantDiff(t, "activity", []store.Activity{{ID: matched.ID, WorkspaceID: q.ws.ID, ConversationID: "conv-1",
+			Kind: "automation_applied", RuleID: r1.ID, RuleName: r1.Name, EventID: e.ID, RunID: matched.ID,
+			Actions: matched.Actions, CreatedAt: matched.CreatedAt}}, acts)
+		if total != 1 {
+			t.Errorf("activity total = %d, want 1", total)
+		}
+
 		ids, err := q.s.RunRuleIDs(t.Context(), q.ws.ID, e.ID)
 		wantErr(t, "RunRuleIDs", err, nil)
 		wantDiff(t, "RunRuleIDs", sorted([]int64{r1.ID, r2.ID}), ids)

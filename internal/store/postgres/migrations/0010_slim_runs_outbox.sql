@@ -1,0 +1,33 @@
+-- 0010 (PostgreSQL): a matched run and its deliveries stop copying what
+-- their event and rule already hold.
+--
+-- A matched run now keeps the actions it decided, rendered (a JSON array,
+-- runs.actions): they are its conversation's activity entry, and each of
+-- its deliveries' action is the entry at its action_index. The
+-- activities table, which repeated the run, goes: a conversation's
+-- timeline is its events' matched runs. The runs' copies of their
+-- event's conversation, contact, type, source and channel, and the
+-- deliveries' copies of their run's event, rule, conversation and
+-- contact, go too: reads join the run and the event.
+--
+-- Rows written before this step keep their delivery's action (the run
+-- may have no actions: runs of events without a conversation had no
+-- activity entry to take them from); rows written after it store NULL.
+
+ALTER TABLE runs ADD COLUMN actions text;
+UPDATE runs r SET actions = (
+    SELECT a.actions FROM activities a WHERE a.run_id = r.id ORDER BY a.created_at, a.id LIMIT 1);
+ALTER TABLE runs
+    DROP COLUMN conversation_id,
+    DROP COLUMN contact_id,
+    DROP COLUMN event_type,
+    DROP COLUMN event_source,
+    DROP COLUMN channel_source;
+DROP TABLE activities;
+
+ALTER TABLE deliveries
+    DROP COLUMN event_id,
+    DROP COLUMN rule_id,
+    DROP COLUMN conversation_id,
+    DROP COLUMN contact_id,
+    ALTER COLUMN action DROP NOT NULL;
