@@ -28,7 +28,8 @@ import (
 //   - decisions, bytes: for each of those rules, in the same order, its
 //     version, whether it matched, the reason it did not, and for
 //     conditions_not_met the failing condition's path and the value it
-//     read (each distinct value once per event, capped).
+//     read (each distinct path and value once per event, the value
+//     capped).
 //
 // A matched run is also a row of runs: it carries the actions' statuses,
 // which move as deliveries settle. A run's id is derived, not drawn: the
@@ -57,8 +58,14 @@ type Decision struct {
 	Actual json.RawMessage
 }
 
-// decisionsFormat is the first byte of an encoded record.
-const decisionsFormat = 1
+// decisionsFormat is the first byte of an encoded record. Format 1 wrote
+// each entry's path in full; format 2 (written since) keeps each distinct
+// path once, after the values, and entries refer to it by number. Both
+// are read.
+const (
+	decisionsFormat1 = 1
+	decisionsFormat  = 2
+)
 
 // reasons are the reasons a run records, by their code in the record
 // (0 is "matched"). New reasons are appended: a code never changes.
@@ -75,7 +82,15 @@ func EncodeDecisions(ds []Decision) (ruleIDs string, blob []byte, err error) {
 	var ids strings.Builder
 	ids.Grow(len(ds) * 5)
 	ids.WriteByte(',')
-	var values [][]byte
+	var values, paths [][]byte
+	intern := func(table *[][]byte, v []byte) int {
+		i := slices.IndexFunc(*table, func(x []byte) bool { return string(x) == string(v) })
+		if i < 0 {
+			*table = append(*table, v)
+			i = len(*table) - 1
+		}
+		return i
+	}
 	b := make([]byte, 0, 8+len(ds)*6)
 	b = append(b, decisionsFormat)
 	body := make([]byte, 0, len(ds)*6)
@@ -94,17 +109,10 @@ func EncodeDecisions(ds []Decision) (ruleIDs string, blob []byte, err error) {
 		body = binary.AppendUvarint(body, uint64(max(d.RuleVersion, 0)))
 		body = append(body, byte(code))
 		if code == 1 { // conditions_not_met: where, and what it read
-			body = binary.AppendUvarint(body, uint64(len(d.Path)))
-			body = append(body, d.Path...)
-			v := capActual(d.Actual)
+			body = binary.AppendUvarint(body, uint64(intern(&paths, []byte(d.Path))))
 			ref := 0
-			if v != nil {
-				i := slices.IndexFunc(values, func(x []byte) bool { return string(x) == string(v) })
-				if i < 0 {
-					values = append(values, v)
-					i = len(values) - 1
-				}
-				ref = i + 1
+			if v := capActual(d.Actual); v != nil {
+				ref = intern(&values, v) + 1
 			}
 			body = binary.AppendUvarint(body, uint64(ref))
 		}
@@ -113,6 +121,11 @@ func EncodeDecisions(ds []Decision) (ruleIDs string, blob []byte, err error) {
 	for _, v := range values {
 		b = binary.AppendUvarint(b, uint64(len(v)))
 		b = append(b, v...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(paths)))
+	for _, p := range paths {
+		b = binary.AppendUvarint(b, uint64(len(p)))
+		b = append(b, p...)
 	}
 	return ids.String(), append(b, body...), nil
 }
@@ -123,13 +136,21 @@ func DecodeDecisions(ruleIDs string, blob []byte) ([]Decision, error) {
 		return nil, nil
 	}
 	idText := strings.Split(strings.Trim(ruleIDs, ","), ",")
-	if len(blob) == 0 || blob[0] != decisionsFormat {
+	if len(blob) == 0 || (blob[0] != decisionsFormat && blob[0] != decisionsFormat1) {
 		return nil, errBadRecord
 	}
+	format := blob[0]
 	r := recordReader{b: blob[1:]}
-	values := make([]json.RawMessage, r.uvarint())
+	values := make([]json.RawMessage, r.count())
 	for i := range values {
 		values[i] = r.bytes(int(r.uvarint()))
+	}
+	var paths []string
+	if format == decisionsFormat {
+		paths = make([]string, r.count())
+		for i := range paths {
+			paths[i] = string(r.bytes(int(r.uvarint())))
+		}
 	}
 	out := make([]Decision, len(idText))
 	for i, t := range idText {
@@ -144,7 +165,13 @@ func DecodeDecisions(ruleIDs string, blob []byte) ([]Decision, error) {
 		}
 		d.Matched, d.Reason = code == 0, reasons[code]
 		if code == 1 {
-			d.Path = string(r.bytes(int(r.uvarint())))
+			if format == decisionsFormat1 {
+				d.Path = string(r.bytes(int(r.uvarint())))
+			} else if ref := r.uvarint(); ref < uint64(len(paths)) {
+				d.Path = paths[ref]
+			} else {
+				return nil, errBadRecord
+			}
 			if ref := int(r.uvarint()); ref > 0 {
 				if ref > len(values) {
 					return nil, errBadRecord
@@ -175,6 +202,17 @@ func (r *recordReader) uvarint() uint64 {
 	}
 	r.b = r.b[n:]
 	return v
+}
+
+// count reads a table's length, which cannot exceed the bytes left (each
+// entry takes at least one): a corrupt length allocates nothing.
+func (r *recordReader) count() int {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.err, r.b = true, nil
+		return 0
+	}
+	return int(n)
 }
 
 func (r *recordReader) byte() byte {

@@ -10,22 +10,44 @@
 -- deliveries' copies of their run's event, rule, conversation and
 -- contact, go too: reads join the run and the event.
 --
+-- Both tables are rebuilt WITHOUT ROWID on their id: their other
+-- indexes end in the id already, so the id is stored once rather than in
+-- the table, a rowid and a separate key index.
+--
 -- Rows written before this step keep their delivery's action (the run
 -- may have no actions: runs of events without a conversation had no
 -- activity entry to take them from); rows written after it store NULL.
 
-ALTER TABLE runs ADD COLUMN actions TEXT;
-UPDATE runs SET actions = (
-    SELECT a.actions FROM activities a WHERE a.run_id = runs.id ORDER BY a.created_at, a.id LIMIT 1);
-ALTER TABLE runs DROP COLUMN conversation_id;
-ALTER TABLE runs DROP COLUMN contact_id;
-ALTER TABLE runs DROP COLUMN event_type;
-ALTER TABLE runs DROP COLUMN event_source;
-ALTER TABLE runs DROP COLUMN channel_source;
+CREATE TABLE runs_new (
+    id           TEXT    NOT NULL PRIMARY KEY,
+    workspace_id INTEGER NOT NULL,
+    event_id     TEXT    NOT NULL,
+    rule_id      INTEGER NOT NULL,
+    rule_name    TEXT    NOT NULL,
+    rule_version INTEGER NOT NULL DEFAULT 0,
+    matched      INTEGER NOT NULL,
+    executed     INTEGER NOT NULL,
+    status       TEXT    NOT NULL CHECK (status IN ('not_matched', 'pending', 'executed', 'failed')),
+    result       TEXT    NOT NULL,
+    actions      TEXT, -- the rendered actions as decided, a JSON array
+    created_at   INTEGER NOT NULL,
+    settled_at   INTEGER,
+    UNIQUE (event_id, rule_id)
+) WITHOUT ROWID;
+INSERT INTO runs_new (id, workspace_id, event_id, rule_id, rule_name, rule_version, matched, executed, status,
+    result, actions, created_at, settled_at)
+SELECT id, workspace_id, event_id, rule_id, rule_name, rule_version, matched, executed, status, result,
+    (SELECT a.actions FROM activities a WHERE a.run_id = runs.id ORDER BY a.created_at, a.id LIMIT 1),
+    created_at, settled_at
+FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_new RENAME TO runs;
+CREATE INDEX runs_list ON runs (workspace_id, created_at, id);
+CREATE INDEX runs_rule ON runs (workspace_id, rule_id, created_at, id);
 DROP TABLE activities;
 
 CREATE TABLE deliveries_new (
-    id           TEXT    PRIMARY KEY,
+    id           TEXT    NOT NULL PRIMARY KEY,
     workspace_id INTEGER NOT NULL,
     run_id       TEXT    NOT NULL,
     action_index INTEGER NOT NULL,
@@ -38,7 +60,7 @@ CREATE TABLE deliveries_new (
     target       TEXT,
     lease_owner  TEXT,
     UNIQUE (run_id, action_index)
-);
+) WITHOUT ROWID;
 INSERT INTO deliveries_new (id, workspace_id, run_id, action_index, action, status, attempts, last_error,
     available_at, created_at, target, lease_owner)
 SELECT id, workspace_id, run_id, action_index, action, status, attempts, last_error, available_at, created_at,
