@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 
 	"github.com/switchboard-hq/switchboard/internal/clock"
 	"github.com/switchboard-hq/switchboard/internal/delivery"
@@ -265,7 +264,7 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 				} else {
 					target := deliveryTarget(&c.Workspace, e, &a)
 					body, _ := json.Marshal(a)
-					d := store.Delivery{ID: newID(), WorkspaceID: e.WorkspaceID, RunID: run.ID, EventID: e.ID,
+					d := store.Delivery{ID: store.DeliveryID(run.ID, a.Index), WorkspaceID: e.WorkspaceID, RunID: run.ID, EventID: e.ID,
 						RuleID: pr.Rule.ID, ActionIndex: a.Index, ConversationID: e.ConversationID, ContactID: e.ContactID,
 						Action: body, Target: target, Status: store.DeliveryPending, AvailableAt: now, CreatedAt: now}
 					out.Deliveries = append(out.Deliveries, d)
@@ -381,7 +380,6 @@ func normalizeStatus(s string) string {
 	return ""
 }
 
-func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // guardReplies applies the guards of send_response (§5) to the plan's
 // matched runs, marking a reply skipped with its reason: the RFC 3834

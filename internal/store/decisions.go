@@ -282,6 +282,26 @@ func RunID(eventID string, eventCreated time.Time, ruleID int64, pos int) string
 	return u.String()
 }
 
+// DeliveryID is the id of the delivery of action index of the run: the
+// run's first 64 bits (its event's time, version 7, its position) and a
+// hash of (run, index) in the rest. Re-deciding an event yields the same
+// ids, so no action ever has two deliveries (the table's key refuses the
+// second), and a run's deliveries sort with it.
+func DeliveryID(runID string, index int) string {
+	u, err := uuid.Parse(runID)
+	if err != nil {
+		return uuid.Must(uuid.NewV7()).String()
+	}
+	var buf [64]byte
+	b := append(buf[:0], u.String()...)
+	b = append(b, '#')
+	b = strconv.AppendInt(b, int64(index), 10)
+	h := sha256.Sum256(b)
+	copy(u[8:], h[:8])
+	u[8] = 0x80 | u[8]&0x3f // variant 10
+	return u.String()
+}
+
 func runHash(eventID string, ruleID int64) [sha256.Size]byte {
 	var buf [64]byte
 	b := append(buf[:0], strings.ToLower(eventID)...)

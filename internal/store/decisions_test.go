@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 )
 
 func TestDecisionsRoundTrip(t *testing.T) {
@@ -131,4 +133,24 @@ func FuzzDecodeDecisions(f *testing.F) {
 			t.Errorf("re-encoded record differs (-first +again):\n%s", diff)
 		}
 	})
+}
+
+func TestDeliveryID(t *testing.T) {
+	run := RunID("01900000-0000-7000-8000-0000000000aa", time.UnixMilli(1_700_000_000_000), 7, 3)
+	a, b := DeliveryID(run, 0), DeliveryID(run, 1)
+	if a != DeliveryID(strings.ToUpper(run), 0) {
+		t.Errorf("DeliveryID is not a function of the run and index: %s, %s", a, DeliveryID(strings.ToUpper(run), 0))
+	}
+	if a == b || a == run {
+		t.Errorf("ids %s, %s for run %s: want distinct", a, b, run)
+	}
+	for _, id := range []string{a, b} {
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 || id[:19] != run[:19] {
+			t.Errorf("delivery id %s (run %s): want a UUIDv7 sharing the run's first 64 bits", id, run)
+		}
+	}
+	if got, err := uuid.Parse(DeliveryID("not a uuid", 0)); err != nil || got.Version() != 7 {
+		t.Errorf("DeliveryID of a malformed run id = %s, want a fresh UUIDv7", got)
+	}
 }

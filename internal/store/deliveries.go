@@ -425,6 +425,35 @@ type DeliveryFilter struct {
 	Now    time.Time
 }
 
+// runDeliveryIDs returns the delivery ids a run's result lists (none for
+// an unknown run or one that did not match).
+func runDeliveryIDs(ctx context.Context, q Querier, workspaceID int64, runID string) ([]string, error) {
+	if runID == "" {
+		return nil, nil
+	}
+	var result []byte
+	err := q.QueryRow(ctx, `SELECT result FROM runs WHERE workspace_id = $1 AND id = $2`, workspaceID, runID).Scan(&result)
+	if IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Actions []actionState `json:"actions"`
+	}
+	if err := json.Unmarshal(result, &doc); err != nil {
+		return nil, fmt.Errorf("run %s: result: %w", runID, err)
+	}
+	var ids []string
+	for _, a := range doc.Actions {
+		if id := hexID(a.DeliveryID); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
 // ListDeliveries returns a page of the workspace's deliveries by
 // (created_at, id), and how many match.
 func (s *SQL) ListDeliveries(ctx context.Context, workspaceID int64, f DeliveryFilter, lq ListQuery) ([]Delivery, int, error) {
@@ -444,10 +473,19 @@ func (s *SQL) ListDeliveries(ctx context.Context, workspaceID int64, f DeliveryF
 		add(` AND d.status = $%d`, f.Status)
 	}
 	if f.RunID != "" {
-		if hexID(f.RunID) == "" {
+		// A run's deliveries are the ones its result lists: found by key,
+		// with no index on run_id.
+		ids, err := runDeliveryIDs(ctx, s.d.Reader(), workspaceID, hexID(f.RunID))
+		if err != nil {
+			return nil, 0, wrap("list deliveries", err)
+		}
+		if len(ids) == 0 {
 			return []Delivery{}, 0, nil
 		}
 		add(` AND d.run_id = $%d`, hexID(f.RunID))
+		list, arg := s.d.List(len(args)+1, UUIDs(ids))
+		args = append(args, arg)
+		where += ` AND d.id IN ` + list
 	}
 	from := ` FROM deliveries d`
 	if f.RuleID != 0 {

@@ -158,6 +158,9 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 			if id, ok := renamed[d.RunID]; ok {
 				d.RunID = id
 			}
+			if d.ID == "" {
+				d.ID = DeliveryID(d.RunID, d.ActionIndex)
+			}
 			k := delKey{d.RunID, d.ActionIndex}
 			if dropped[d.RunID] || delKeys[k] {
 				continue

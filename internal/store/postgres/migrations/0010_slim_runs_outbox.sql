@@ -10,6 +10,11 @@
 -- deliveries' copies of their run's event, rule, conversation and
 -- contact, go too: reads join the run and the event.
 --
+-- A delivery's id is now derived from its run and action index
+-- (store.DeliveryID), so the key itself refuses a second delivery of an
+-- action: the (run_id, action_index) constraint goes. A run's deliveries
+-- are the ones its result lists.
+--
 -- Rows written before this step keep their delivery's action (the run
 -- may have no actions: runs of events without a conversation had no
 -- activity entry to take them from); rows written after it store NULL.
@@ -30,4 +35,5 @@ ALTER TABLE deliveries
     DROP COLUMN rule_id,
     DROP COLUMN conversation_id,
     DROP COLUMN contact_id,
-    ALTER COLUMN action DROP NOT NULL;
+    ALTER COLUMN action DROP NOT NULL,
+    DROP CONSTRAINT deliveries_run_action_key;

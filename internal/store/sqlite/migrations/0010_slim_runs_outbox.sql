@@ -12,7 +12,11 @@
 --
 -- Both tables are rebuilt WITHOUT ROWID on their id: their other
 -- indexes end in the id already, so the id is stored once rather than in
--- the table, a rowid and a separate key index.
+-- the table, a rowid and a separate key index. A delivery's id is now
+-- derived from its run and action index (store.DeliveryID), so the key
+-- itself refuses a second delivery of an action: the (run_id,
+-- action_index) index goes. A run's deliveries are the ones its result
+-- lists.
 --
 -- Rows written before this step keep their delivery's action (the run
 -- may have no actions: runs of events without a conversation had no
@@ -58,8 +62,7 @@ CREATE TABLE deliveries_new (
     available_at INTEGER NOT NULL,
     created_at   INTEGER NOT NULL,
     target       TEXT,
-    lease_owner  TEXT,
-    UNIQUE (run_id, action_index)
+    lease_owner  TEXT
 ) WITHOUT ROWID;
 INSERT INTO deliveries_new (id, workspace_id, run_id, action_index, action, status, attempts, last_error,
     available_at, created_at, target, lease_owner)
