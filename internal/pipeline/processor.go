@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/switchboard-hq/switchboard/internal/clock"
 	"github.com/switchboard-hq/switchboard/internal/delivery"
 	"github.com/switchboard-hq/switchboard/internal/engine"
@@ -379,7 +378,6 @@ func normalizeStatus(s string) string {
 	}
 	return ""
 }
-
 
 // guardReplies applies the guards of send_response (§5) to the plan's
 // matched runs, marking a reply skipped with its reason: the RFC 3834
