@@ -92,9 +92,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	wq := cloneValues(common)
 	wq.Add("_pragma", "journal_mode(WAL)")
 	// The one writer walks the queue's and the record's indexes on every
-	// batch: a 64 MiB page cache (SQLite's default is 2 MiB) keeps their
+	// batch: a 16 MiB page cache (SQLite's default is 2 MiB) keeps their
 	// inner pages in memory rather than read again from the file.
-	wq.Add("_pragma", "cache_size(-65536)")
+	wq.Add("_pragma", "cache_size(-16384)")
 	wq.Set("_txlock", "immediate")
 	write, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
