@@ -607,9 +607,18 @@ const walkChunk = 64
 // walkRuns lists runs by walking the workspace's events in order and
 // expanding their records: every listing that admits runs that did not
 // match. The events of one millisecond are always expanded together, so
-// their runs (which share created_at) come out in id order.
+// their runs (which share created_at) come out in id order. A rule's
+// listing walks only the hours its rollups say it was evaluated in, so a
+// rule that runs rarely does not cost a walk of every event.
 func (s *SQL) walkRuns(ctx context.Context, q Querier, workspaceID int64, f RunFilter, lq ListQuery) ([]Run, error) {
 	c := f.classes()
+	var hours []int64 // a rule's listing: the hours to walk, in walk order
+	if f.RuleID != 0 {
+		var err error
+		if hours, err = ruleHours(ctx, q, workspaceID, f.RuleID, lq); err != nil || len(hours) == 0 {
+			return nil, err
+		}
+	}
 	where := ` WHERE e.workspace_id = $1 AND e.decided_rules IS NOT NULL`
 	args := []any{workspaceID}
 	if f.RuleID != 0 {
@@ -653,6 +662,10 @@ func (s *SQL) walkRuns(ctx context.Context, q Querier, workspaceID int64, f RunF
 			qa = append(qa, *lq.AfterTime)
 			w += fmt.Sprintf(` AND e.created_at %s $%d`, opEq, len(qa))
 		}
+		if hours != nil {
+			qa = append(qa, time.UnixMilli(hours[0]*3_600_000).UTC(), time.UnixMilli((hours[0]+1)*3_600_000).UTC())
+			w += fmt.Sprintf(` AND e.created_at >= $%d AND e.created_at < $%d`, len(qa)-1, len(qa))
+		}
 		qa = append(qa, walkChunk)
 		evs, err := queryAll(ctx, q, scanRecordEvent, `SELECT `+recordEventColumns+` FROM events e`+w+
 			fmt.Sprintf(` ORDER BY e.created_at %s, e.id %s LIMIT $%d`, dir, dir, len(qa)), qa...)
@@ -681,9 +694,15 @@ func (s *SQL) walkRuns(ctx context.Context, q Querier, workspaceID int64, f RunF
 			}
 			pending = append(pending, runs...)
 		}
+		// The walk (or, for a rule, this hour) is done when a chunk comes
+		// back short; no later hour shares a millisecond with this one.
 		last := len(evs) < walkChunk
 		if len(evs) > 0 {
 			pos = &evs[len(evs)-1]
+		}
+		more := false // another hour follows
+		if last && len(hours) > 1 {
+			hours, more = hours[1:], true
 		}
 		// Runs of the last millisecond read may have company in the next
 		// chunk; the others are final. Sorted, they are at the end.
@@ -726,7 +745,7 @@ func (s *SQL) walkRuns(ctx context.Context, q Querier, workspaceID int64, f RunF
 				out = append(out, r)
 			}
 		}
-		if last || (want >= 0 && len(out) >= want) {
+		if (last && !more) || (want >= 0 && len(out) >= want) {
 			break
 		}
 	}
@@ -734,6 +753,32 @@ func (s *SQL) walkRuns(ctx context.Context, q Querier, workspaceID int64, f RunF
 		out = out[:lq.Limit]
 	}
 	return out, nil
+}
+
+// ruleHours returns the hours (HourOf) in which the rule's runs were made,
+// from its rollups, in the listing's order, from the cursor's hour on.
+// (Runs made before the record existed may be later than their event;
+// migration 0010 gave their events' hours a rollup row with no counts.)
+func ruleHours(ctx context.Context, q Querier, workspaceID, ruleID int64, lq ListQuery) ([]int64, error) {
+	dir, cmp, from := "ASC", ">=", int64(-1)<<62
+	if lq.Desc {
+		dir, cmp, from = "DESC", "<=", int64(1)<<62
+	}
+	if lq.AfterTime != nil {
+		from = HourOf(*lq.AfterTime)
+	}
+	hours, err := queryAll(ctx, q, func(r Scanner) (int64, error) {
+		var h int64
+		return h, r.Scan(&h)
+	}, `SELECT DISTINCT hour FROM run_rollups WHERE workspace_id = $1 AND rule_id = $2
+		AND hour `+cmp+` $3 ORDER BY hour `+dir, workspaceID, ruleID, from)
+	if err != nil {
+		return nil, err
+	}
+	if hours == nil {
+		hours = []int64{}
+	}
+	return hours, nil
 }
 
 // Cooldowns returns when each of ruleIDs last matched key.

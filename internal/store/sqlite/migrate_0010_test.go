@@ -34,13 +34,16 @@ func TestMigration0010(t *testing.T) {
 			rollout_percentage, stop_on_match, cooldown_secs, activated_at, created_at, updated_at)
 		 VALUES (7, 1, 'tagger', 1, 'messages.incoming', '[]', '[]', 0, 100, 0, 0, 1000, 1000, 1000)`,
 		`INSERT INTO events (id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash, source,
-			channel_source, status, attempts, available_at, occurred_at, created_at, processed_at, order_key)
+			channel_source, status, attempts, available_at, occurred_at, created_at, processed_at, order_key,
+			decided_rules)
 		 VALUES ('` + eventID + `', 1, 'messages.incoming', 'conv-1', 'ann', '{}', 'h', 'api', 'email', 'processed',
-			1, 5000, 5000, 5000, 6000, 'conv-1')`,
+			1, 5000, 5000, 5000, 6000, 'conv-1', ',7,')`,
 		`INSERT INTO runs (id, workspace_id, event_id, rule_id, rule_name, conversation_id, contact_id, matched,
 			executed, status, result, created_at, settled_at, event_type, event_source, channel_source, rule_version)
 		 VALUES ('` + runID + `', 1, '` + eventID + `', 7, 'tagger', 'conv-1', 'ann', 1, 0, 'pending',
-			'{"reason":null,"trace":[],"actions":[]}', 5000, NULL, 'messages.incoming', 'api', 'email', 1)`,
+			'{"reason":null,"trace":[],"actions":[]}', 3605000, NULL, 'messages.incoming', 'api', 'email', 1)`,
+		`INSERT INTO run_rollups (workspace_id, rule_id, hour, evaluated, matched, executed, failed)
+		 VALUES (1, 7, 1, 1, 1, 0, 0)`,
 		`INSERT INTO deliveries (id, workspace_id, run_id, event_id, rule_id, action_index, conversation_id,
 			contact_id, action, status, attempts, available_at, created_at)
 		 VALUES ('` + deliveryID + `', 1, '` + runID + `', '` + eventID + `', 7, 0, 'conv-1', 'ann', '` + action + `',
@@ -73,6 +76,13 @@ func TestMigration0010(t *testing.T) {
 	if string(d.Action) != action || d.EventID != eventID || d.RuleID != 7 || d.RunID != runID ||
 		d.ConversationID == nil || *d.ConversationID != "conv-1" || d.Status != store.DeliveryPending {
 		t.Errorf("delivery after 0010 = %+v (action %s)", d, d.Action)
+	}
+	// The run was made after its event's hour ended (0006 counted it in
+	// the run's hour): the rule's listing, which walks the hours its
+	// rollups name, still finds it.
+	byRule, total, err := s.ListRuns(ctx, 1, store.RunFilter{RuleID: 7}, store.ListQuery{Limit: 10})
+	if err != nil || total != 1 || len(byRule) != 1 || byRule[0].ID != runID {
+		t.Errorf("ListRuns(rule 7) = %+v, %d, %v; want the legacy run", byRule, total, err)
 	}
 	acts, total, err := s.ListActivities(ctx, 1, "conv-1", store.ListQuery{})
 	if err != nil || total != 1 || len(acts) != 1 {

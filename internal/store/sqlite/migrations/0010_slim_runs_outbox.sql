@@ -22,6 +22,16 @@
 -- may have no actions: runs of events without a conversation had no
 -- activity entry to take them from); rows written after it store NULL.
 
+-- A rule's run listing walks only the hours its rollups name. Runs made
+-- before 0006 carry their own created_at, which may be later than their
+-- event's: their events' hours get a rollup row with no counts, so the
+-- walk finds them (totals do not change).
+INSERT INTO run_rollups (workspace_id, rule_id, hour, evaluated, matched, executed, failed)
+SELECT DISTINCT r.workspace_id, r.rule_id, e.created_at / 3600000, 0, 0, 0, 0
+FROM runs r JOIN events e ON e.id = r.event_id
+WHERE e.decisions IS NULL
+ON CONFLICT DO NOTHING;
+
 CREATE TABLE runs_new (
     id           TEXT    NOT NULL PRIMARY KEY,
     workspace_id INTEGER NOT NULL,
