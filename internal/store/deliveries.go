@@ -261,6 +261,9 @@ func (s *SQL) moveRun(ctx context.Context, q Querier, workspaceID int64, runID s
 	if err != nil {
 		return err
 	}
+	if result, err = expandResult(runID, result); err != nil {
+		return err
+	}
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(result, &doc); err != nil {
 		return fmt.Errorf("run %s: result: %w", runID, err)
@@ -290,9 +293,20 @@ func (s *SQL) moveRun(ctx context.Context, q Querier, workspaceID int64, runID s
 	if doc["actions"], err = json.Marshal(actions); err != nil {
 		return err
 	}
-	if result, err = json.Marshal(doc); err != nil {
+	if len(doc) == 3 && doc["reason"] != nil && doc["trace"] != nil {
+		// The API's field order, which the compact form needs.
+		result, err = json.Marshal(struct {
+			Reason  json.RawMessage `json:"reason"`
+			Trace   json.RawMessage `json:"trace"`
+			Actions json.RawMessage `json:"actions"`
+		}{doc["reason"], doc["trace"], doc["actions"]})
+	} else {
+		result, err = json.Marshal(doc)
+	}
+	if err != nil {
 		return err
 	}
+	result = storedResult(runID, result)
 	if runStatus != RunPending || next == RunPending {
 		_, err := q.Exec(ctx, `UPDATE runs SET result = $1 WHERE workspace_id = $2 AND id = $3`,
 			string(result), workspaceID, runID)
@@ -437,6 +451,9 @@ func runDeliveryIDs(ctx context.Context, q Querier, workspaceID int64, runID str
 		return nil, nil
 	}
 	if err != nil {
+		return nil, err
+	}
+	if result, err = expandResult(runID, result); err != nil {
 		return nil, err
 	}
 	var doc struct {

@@ -152,6 +152,7 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 			if len(r.Actions) > 0 {
 				actions[id] = &runActions{doc: r.Actions}
 			}
+			r.Result = storedResult(id, r.Result) // as the runs table keeps it (result.go)
 			out.Runs = append(out.Runs, r)
 		}
 		for _, d := range o.Deliveries {

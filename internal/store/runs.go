@@ -33,7 +33,12 @@ func scanRun(row Scanner) (Run, error) {
 	err := row.Scan(&r.ID, &r.WorkspaceID, &r.EventID, &r.RuleID, &r.RuleName, &r.ConversationID, &r.ContactID,
 		&r.Matched, &r.Executed, &r.Status, &result, &actions, &r.CreatedAt, &r.SettledAt, &r.EventType,
 		&r.EventSource, &r.EventStatus, &r.ChannelSource, &r.RuleVersion)
-	r.Result = json.RawMessage(result)
+	if err != nil {
+		return r, err
+	}
+	if r.Result, err = expandResult(r.ID, result); err != nil {
+		return r, err
+	}
 	if actions != nil {
 		r.Actions = json.RawMessage(actions)
 	}
