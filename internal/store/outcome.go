@@ -121,15 +121,8 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 				continue
 			}
 			runKeys[k] = true
-			id := RunID(ev.ID, created, r.RuleID, pos)
+			at := pos
 			pos++
-			if r.ID != id {
-				renamed[r.ID] = id
-			}
-			r.ID, r.WorkspaceID, r.EventID = id, ws, ev.ID
-			r.ConversationID, r.ContactID, r.ChannelSource = ev.ConversationID, ev.ContactID, ev.ChannelSource
-			r.EventType, r.EventSource = ev.EventType, ev.Source
-			r.CreatedAt = created
 			roll := rollups[rollKey{r.RuleID, hour}]
 			if roll == nil {
 				roll = &RollupRow{WorkspaceID: ws, RuleID: r.RuleID, Hour: hour}
@@ -137,8 +130,16 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 			}
 			roll.Evaluated++
 			if !r.Matched {
-				continue
+				continue // only in the event's record, whose reader derives its id
 			}
+			id := RunID(ev.ID, created, r.RuleID, at)
+			if r.ID != id {
+				renamed[r.ID] = id
+			}
+			r.ID, r.WorkspaceID, r.EventID = id, ws, ev.ID
+			r.ConversationID, r.ContactID, r.ChannelSource = ev.ConversationID, ev.ContactID, ev.ChannelSource
+			r.EventType, r.EventSource = ev.EventType, ev.Source
+			r.CreatedAt = created
 			roll.Matched++
 			switch r.Status {
 			case RunExecuted:
