@@ -403,17 +403,6 @@ func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
 		}
 		b.Queue(startWaits, ws, convs, rules, kinds, since, due, payloads)
 	}
-	if n := len(r.Rollups); n > 0 {
-		cols := make([][]int64, 7)
-		for i := range cols {
-			cols[i] = make([]int64, n)
-		}
-		for i, x := range r.Rollups {
-			cols[0][i], cols[1][i], cols[2][i], cols[3][i] = x.WorkspaceID, x.RuleID, x.Hour, x.Evaluated
-			cols[4][i], cols[5][i], cols[6][i] = x.Matched, x.Executed, x.Failed
-		}
-		b.Queue(upsertRollups, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6])
-	}
 	if n := len(r.Deliveries); n > 0 {
 		ids, err := parseIDs(r.Deliveries, func(d *store.Delivery) string { return d.ID })
 		if err != nil {
@@ -470,17 +459,6 @@ func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
 		}
 		b.Queue(insertActivities, ids, ws, convs, kinds, rules, names, events, runs, actions, created)
 	}
-	if n := len(r.Counters); n > 0 {
-		var (
-			rules, ws, matched, applied = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-			matchedAt, appliedAt        = make([]*time.Time, n), make([]*time.Time, n)
-		)
-		for i, c := range r.Counters {
-			rules[i], ws[i], matched[i], applied[i] = c.RuleID, c.WorkspaceID, c.Matched, c.Applied
-			matchedAt[i], appliedAt[i] = c.MatchedAt, c.AppliedAt
-		}
-		b.Queue(moveCounters, rules, ws, matched, applied, matchedAt, appliedAt)
-	}
 	if n := len(r.Cooldowns); n > 0 {
 		var (
 			rules, ws = make([]int64, n), make([]int64, n)
@@ -516,6 +494,33 @@ func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
 			lastCustomer[i], lastTeam[i], updated[i] = tsPtr(c.LastCustomerMessageAt), tsPtr(c.LastTeamResponseAt), c.UpdatedAt
 		}
 		b.Queue(upsertConversations, ws, ids, statuses, assignees, tags, priorities, lastCustomer, lastTeam, updated)
+	}
+	// Last, so that the rows every completion shares (each rule's
+	// counters, then its hourly rollups: the order moveRun locks them in)
+	// are held only until the COMMIT that follows, not while the rows
+	// above are written. Queued first, they made concurrent completions
+	// wait on each other for the whole of their writes.
+	if n := len(r.Counters); n > 0 {
+		var (
+			rules, ws, matched, applied = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+			matchedAt, appliedAt        = make([]*time.Time, n), make([]*time.Time, n)
+		)
+		for i, c := range r.Counters {
+			rules[i], ws[i], matched[i], applied[i] = c.RuleID, c.WorkspaceID, c.Matched, c.Applied
+			matchedAt[i], appliedAt[i] = c.MatchedAt, c.AppliedAt
+		}
+		b.Queue(moveCounters, rules, ws, matched, applied, matchedAt, appliedAt)
+	}
+	if n := len(r.Rollups); n > 0 {
+		cols := make([][]int64, 7)
+		for i := range cols {
+			cols[i] = make([]int64, n)
+		}
+		for i, x := range r.Rollups {
+			cols[0][i], cols[1][i], cols[2][i], cols[3][i] = x.WorkspaceID, x.RuleID, x.Hour, x.Evaluated
+			cols[4][i], cols[5][i], cols[6][i] = x.Matched, x.Executed, x.Failed
+		}
+		b.Queue(upsertRollups, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6])
 	}
 	return b, nil
 }
