@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,6 +47,7 @@ type Store struct {
 
 	pool  *pgxpool.Pool
 	clock clock.Clock
+	shard atomic.Uint32 // the last counter shard a completion took (see CompleteEvents)
 }
 
 var _ store.Store = (*Store)(nil)
