@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -108,6 +109,7 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	committers := 1
 	if st.Dialect() == "postgres" {
 		committers = 4 // PostgreSQL takes concurrent writers; SQLite has one
+		defer lessGC()()
 	} else {
 		// SQLite's commits block a thread in fsync; keep the cores busy.
 		defer pipeline.SpareProc()()
@@ -199,4 +201,18 @@ func serveDebug(addr string, log *slog.Logger) (func(), error) {
 	log.Info("profiles served", "addr", ln.Addr().String(), "path", "/debug/pprof/")
 	go func() { _ = srv.Serve(ln) }()
 	return func() { _ = srv.Close() }, nil
+}
+
+// lessGC doubles the garbage collector's heap target (GOGC=200) on a
+// PostgreSQL node, where the server shares the cores with the database:
+// switchboard bench --rules 100 on 2 cores spent ~10 % of the server's
+// CPU in the collector, and GOGC=200 took the server's CPU per event from
+// ~600 µs to ~510 µs for ~20 MB more peak RSS (60 → 80 MB). A GOGC set in
+// the environment wins. It returns a function that restores the setting.
+func lessGC() (restore func()) {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	prev := debug.SetGCPercent(200)
+	return func() { debug.SetGCPercent(prev) }
 }

@@ -318,20 +318,24 @@ func (s *SQL) moveRun(ctx context.Context, q Querier, workspaceID int64, runID s
 		return err
 	}
 	ex, fl := 0, 1
+	shard := ShardOf(runID) // runs settle concurrently too: spread them over the shards
 	if executed {
 		ex, fl = 1, 0
-		if _, err := q.Exec(ctx, `UPDATE rules SET applied_count = applied_count + 1,
-			last_applied_at = CASE WHEN last_applied_at IS NULL OR last_applied_at < $1 THEN $1 ELSE last_applied_at END
-			WHERE workspace_id = $2 AND id = $3`, at, workspaceID, ruleID); err != nil {
+		if _, err := q.Exec(ctx, `
+			INSERT INTO rule_counters (rule_id, shard, workspace_id, match_count, applied_count, last_applied_at)
+			VALUES ($1, $2, $3, 0, 1, $4)
+			ON CONFLICT (rule_id, shard) DO UPDATE SET applied_count = rule_counters.applied_count + 1,
+				last_applied_at = CASE WHEN rule_counters.last_applied_at IS NULL OR rule_counters.last_applied_at < $4
+					THEN $4 ELSE rule_counters.last_applied_at END`, ruleID, shard, workspaceID, at); err != nil {
 			return err
 		}
 	}
 	_, err = q.Exec(ctx, `
-		INSERT INTO run_rollups (workspace_id, rule_id, hour, evaluated, matched, executed, failed)
-		VALUES ($1, $2, $3, 0, 0, $4, $5)
-		ON CONFLICT (workspace_id, rule_id, hour) DO UPDATE SET
+		INSERT INTO run_rollups (workspace_id, rule_id, hour, shard, evaluated, matched, executed, failed)
+		VALUES ($1, $2, $3, $4, 0, 0, $5, $6)
+		ON CONFLICT (workspace_id, rule_id, hour, shard) DO UPDATE SET
 			executed = run_rollups.executed + excluded.executed, failed = run_rollups.failed + excluded.failed`,
-		workspaceID, ruleID, HourOf(created), ex, fl)
+		workspaceID, ruleID, HourOf(created), shard, ex, fl)
 	return err
 }
 

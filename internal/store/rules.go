@@ -13,10 +13,33 @@ import (
 	"github.com/switchboard-hq/switchboard/internal/rules"
 )
 
+// ruleColumns reads a rule from a FROM rules (not aliased). Its counters
+// are the sums of its shards in rule_counters (see CounterShards).
 const ruleColumns = `id, workspace_id, name, description, is_active, trigger_type, trigger_data,
 	conditions, actions, alert_settings, schedule_settings, priority, rollout_percentage,
-	stop_on_match, cooldown_secs, match_count, applied_count, last_matched_at, last_applied_at,
+	stop_on_match, cooldown_secs,
+	(SELECT CAST(coalesce(sum(c.match_count), 0) AS BIGINT) FROM rule_counters c WHERE c.rule_id = rules.id),
+	(SELECT CAST(coalesce(sum(c.applied_count), 0) AS BIGINT) FROM rule_counters c WHERE c.rule_id = rules.id),
+	(SELECT max(c.last_matched_at) FROM rule_counters c WHERE c.rule_id = rules.id),
+	(SELECT max(c.last_applied_at) FROM rule_counters c WHERE c.rule_id = rules.id),
 	snoozed_until, activated_at, created_at, updated_at, created_by, updated_by, version`
+
+// CounterShards is how many rows each rule's counters (rule_counters) and
+// each of its hourly rollups (run_rollups) are spread over. A transaction
+// adds to one shard; reads sum them. Concurrent completions that pick
+// different shards do not wait for each other's commit on the same rows,
+// as they did when every completion updated the rule's own row.
+const CounterShards = 8
+
+// ShardOf picks a shard for a key (a run id, a sequence number), in
+// [0, CounterShards).
+func ShardOf(key string) int16 {
+	var h uint32 = 2166136261 // FNV-1a
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	return int16(h % CounterShards)
+}
 
 func scanRule(row Scanner) (rules.Rule, error) {
 	var (
@@ -518,6 +541,9 @@ func (s *SQL) DeleteRule(ctx context.Context, workspaceID, id int64) error {
 			}
 		}
 		if err := oneRow(q.Exec(ctx, `DELETE FROM rules WHERE workspace_id = $1 AND id = $2`, workspaceID, id)); err != nil {
+			return err
+		}
+		if _, err := q.Exec(ctx, `DELETE FROM rule_counters WHERE workspace_id = $1 AND rule_id = $2`, workspaceID, id); err != nil {
 			return err
 		}
 		return s.rulesChanged(ctx, q, workspaceID)

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,12 +33,21 @@ type Options struct {
 	Clock clock.Clock
 }
 
+// defaultMaxConns is the pool's size unless the URL sets pool_max_conns.
+// pgxpool's own default (the number of CPUs, at least 4) is too few for a
+// node: the change feed holds one connection for good, and the workers,
+// the ingest committers, the delivery workers, the scheduler and the API's
+// reads each need one at once. With 4, a 2-core node ran 3 statements at a
+// time and the workers waited for connections more than for PostgreSQL.
+const defaultMaxConns = 20
+
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
 	*store.SQL // the transaction scripts both dialects share
 
 	pool  *pgxpool.Pool
 	clock clock.Clock
+	shard atomic.Uint32 // the last counter shard a completion took (see CompleteEvents)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -49,6 +59,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: invalid PostgreSQL URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -190,12 +190,13 @@ const (
 			$6::timestamptz[], $7::text[])
 		ON CONFLICT (workspace_id, conversation_id, rule_id) DO NOTHING`
 
-	// The hourly run counts add up, in key order (see CompleteEvents).
+	// The hourly run counts add up, in key order (see CompleteEvents), in
+	// the transaction's shard ($8).
 	upsertRollups = `
-		INSERT INTO run_rollups AS r (workspace_id, rule_id, hour, evaluated, matched, executed, failed)
-		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
-			$7::bigint[])
-		ON CONFLICT (workspace_id, rule_id, hour) DO UPDATE SET
+		INSERT INTO run_rollups AS r (workspace_id, rule_id, hour, evaluated, matched, executed, failed, shard)
+		SELECT *, $8::smallint FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
+			$6::bigint[], $7::bigint[])
+		ON CONFLICT (workspace_id, rule_id, hour, shard) DO UPDATE SET
 			evaluated = r.evaluated + excluded.evaluated, matched = r.matched + excluded.matched,
 			executed = r.executed + excluded.executed, failed = r.failed + excluded.failed`
 
@@ -206,15 +207,17 @@ const (
 			$7::integer[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[])
 		ON CONFLICT DO NOTHING`
 
-	// Counters add up; the last_* times only move forward (greatest()
-	// ignores NULLs). updated_at is not touched.
+	// Counters add up in the transaction's shard ($7) of rule_counters;
+	// the last_* times only move forward (greatest() ignores NULLs).
 	moveCounters = `
-		UPDATE rules r SET match_count = r.match_count + d.matched, applied_count = r.applied_count + d.applied,
-			last_matched_at = greatest(r.last_matched_at, d.matched_at),
-			last_applied_at = greatest(r.last_applied_at, d.applied_at)
-		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::timestamptz[])
-			AS d (rule_id, workspace_id, matched, applied, matched_at, applied_at)
-		WHERE r.id = d.rule_id AND r.workspace_id = d.workspace_id`
+		INSERT INTO rule_counters AS c (rule_id, workspace_id, match_count, applied_count, last_matched_at,
+			last_applied_at, shard)
+		SELECT *, $7::smallint FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
+			$5::timestamptz[], $6::timestamptz[])
+		ON CONFLICT (rule_id, shard) DO UPDATE SET
+			match_count = c.match_count + excluded.match_count, applied_count = c.applied_count + excluded.applied_count,
+			last_matched_at = greatest(c.last_matched_at, excluded.last_matched_at),
+			last_applied_at = greatest(c.last_applied_at, excluded.last_applied_at)`
 
 	upsertCooldowns = `
 		INSERT INTO rule_cooldowns (rule_id, key, workspace_id, matched_at)
@@ -243,9 +246,11 @@ const (
 // round trips: BEGIN and one statement that checks every item's fence and
 // sets its final status; then one statement per table that writes what
 // the accepted items decided, and COMMIT. Rows that several transactions
-// may lock (events, rules for counters, cooldowns, conversations) are
+// may lock (events, cooldowns, conversations, counters, rollups) are
 // written in key order, so concurrent completions queue instead of
-// deadlocking; a deadlock that happens anyway is retried.
+// deadlocking; a deadlock that happens anyway is retried. The counters and
+// rollups, which every completion adds to, are written last and in a
+// shard of the transaction's own (see store.CounterShards).
 func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([]error, error) {
 	errs := make([]error, len(items))
 	if len(items) == 0 {
@@ -294,6 +299,9 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 	}
 
 	accepted := make([]bool, len(items))
+	// Completions take the shards in turn, so the few that run at once on
+	// this node add to different counter and rollup rows.
+	shard := int16(s.shard.Add(1) % store.CounterShards)
 	err := s.pipelined(ctx, nil, func(conn *pgx.Conn) error {
 		clear(accepted)
 		b := &pgx.Batch{}
@@ -326,7 +334,7 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 				accepted[i] = true
 			}
 		}
-		b, err = outcomeBatch(store.FlattenOutcomes(items, accepted, now))
+		b, err = outcomeBatch(store.FlattenOutcomes(items, accepted, now), shard)
 		if err != nil {
 			return err
 		}
@@ -346,8 +354,9 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 	return errs, nil
 }
 
-// outcomeBatch queues one statement per table that has rows.
-func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
+// outcomeBatch queues one statement per table that has rows; counters and
+// rollups go to shard.
+func outcomeBatch(r store.OutcomeRows, shard int16) (*pgx.Batch, error) {
 	b := &pgx.Batch{}
 	if n := len(r.Runs); n > 0 {
 		ids, err := parseIDs(r.Runs, func(x *store.Run) string { return x.ID })
@@ -393,17 +402,6 @@ func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
 		}
 		b.Queue(startWaits, ws, convs, rules, kinds, since, due, payloads)
 	}
-	if n := len(r.Rollups); n > 0 {
-		cols := make([][]int64, 7)
-		for i := range cols {
-			cols[i] = make([]int64, n)
-		}
-		for i, x := range r.Rollups {
-			cols[0][i], cols[1][i], cols[2][i], cols[3][i] = x.WorkspaceID, x.RuleID, x.Hour, x.Evaluated
-			cols[4][i], cols[5][i], cols[6][i] = x.Matched, x.Executed, x.Failed
-		}
-		b.Queue(upsertRollups, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6])
-	}
 	if n := len(r.Deliveries); n > 0 {
 		ids, err := parseIDs(r.Deliveries, func(d *store.Delivery) string { return d.ID })
 		if err != nil {
@@ -429,17 +427,6 @@ func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
 		}
 		b.Queue(insertDeliveries, ids, ws, runs, indexes, actions, statuses, attempts, lastError, available,
 			created, targets)
-	}
-	if n := len(r.Counters); n > 0 {
-		var (
-			rules, ws, matched, applied = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-			matchedAt, appliedAt        = make([]*time.Time, n), make([]*time.Time, n)
-		)
-		for i, c := range r.Counters {
-			rules[i], ws[i], matched[i], applied[i] = c.RuleID, c.WorkspaceID, c.Matched, c.Applied
-			matchedAt[i], appliedAt[i] = c.MatchedAt, c.AppliedAt
-		}
-		b.Queue(moveCounters, rules, ws, matched, applied, matchedAt, appliedAt)
 	}
 	if n := len(r.Cooldowns); n > 0 {
 		var (
@@ -476,6 +463,33 @@ func outcomeBatch(r store.OutcomeRows) (*pgx.Batch, error) {
 			lastCustomer[i], lastTeam[i], updated[i] = tsPtr(c.LastCustomerMessageAt), tsPtr(c.LastTeamResponseAt), c.UpdatedAt
 		}
 		b.Queue(upsertConversations, ws, ids, statuses, assignees, tags, priorities, lastCustomer, lastTeam, updated)
+	}
+	// Last, so that the rows every completion shares (each rule's
+	// counters, then its hourly rollups: the order moveRun locks them in)
+	// are held only until the COMMIT that follows, not while the rows
+	// above are written. Queued first, they made concurrent completions
+	// wait on each other for the whole of their writes.
+	if n := len(r.Counters); n > 0 {
+		var (
+			rules, ws, matched, applied = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+			matchedAt, appliedAt        = make([]*time.Time, n), make([]*time.Time, n)
+		)
+		for i, c := range r.Counters {
+			rules[i], ws[i], matched[i], applied[i] = c.RuleID, c.WorkspaceID, c.Matched, c.Applied
+			matchedAt[i], appliedAt[i] = c.MatchedAt, c.AppliedAt
+		}
+		b.Queue(moveCounters, rules, ws, matched, applied, matchedAt, appliedAt, shard)
+	}
+	if n := len(r.Rollups); n > 0 {
+		cols := make([][]int64, 7)
+		for i := range cols {
+			cols[i] = make([]int64, n)
+		}
+		for i, x := range r.Rollups {
+			cols[0][i], cols[1][i], cols[2][i], cols[3][i] = x.WorkspaceID, x.RuleID, x.Hour, x.Evaluated
+			cols[4][i], cols[5][i], cols[6][i] = x.Matched, x.Executed, x.Failed
+		}
+		b.Queue(upsertRollups, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], shard)
 	}
 	return b, nil
 }

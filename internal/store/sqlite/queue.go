@@ -170,11 +170,11 @@ var (
 		suffix: ` ON CONFLICT (workspace_id, conversation_id, rule_id) DO NOTHING`,
 	}
 
-	// The hourly run counts add up.
+	// The hourly run counts add up (in shard 0: see store.CounterShards).
 	upsertRollups = multiRow{
-		prefix: `INSERT INTO run_rollups (workspace_id, rule_id, hour, evaluated, matched, executed, failed) VALUES `,
-		width:  7,
-		suffix: ` ON CONFLICT (workspace_id, rule_id, hour) DO UPDATE SET
+		prefix: `INSERT INTO run_rollups (workspace_id, rule_id, hour, evaluated, matched, executed, failed, shard) VALUES `,
+		width:  8,
+		suffix: ` ON CONFLICT (workspace_id, rule_id, hour, shard) DO UPDATE SET
 			evaluated = evaluated + excluded.evaluated, matched = matched + excluded.matched,
 			executed = executed + excluded.executed, failed = failed + excluded.failed`,
 	}
@@ -182,16 +182,17 @@ var (
 		status, attempts, last_error, available_at, created_at, target) VALUES `, width: 11,
 		suffix: ` ON CONFLICT DO NOTHING`}
 
-	// Counters add up; the last_* times only move forward (max() of a NULL
-	// is NULL, hence the coalesce). updated_at is not touched.
+	// Counters add up in shard 0 of rule_counters (the single writer never
+	// waits on a row: see store.CounterShards); the last_* times only move
+	// forward (max() of a NULL is NULL, hence the coalesce).
 	moveCounters = multiRow{
-		prefix: `WITH d (rule_id, workspace_id, matched, applied, matched_at, applied_at) AS (VALUES `,
-		width:  6,
-		suffix: `)
-			UPDATE rules SET match_count = match_count + d.matched, applied_count = applied_count + d.applied,
-				last_matched_at = coalesce(max(last_matched_at, d.matched_at), last_matched_at, d.matched_at),
-				last_applied_at = coalesce(max(last_applied_at, d.applied_at), last_applied_at, d.applied_at)
-			FROM d WHERE rules.id = d.rule_id AND rules.workspace_id = d.workspace_id`,
+		prefix: `INSERT INTO rule_counters (rule_id, workspace_id, match_count, applied_count, last_matched_at,
+			last_applied_at, shard) VALUES `,
+		width: 7,
+		suffix: ` ON CONFLICT (rule_id, shard) DO UPDATE SET
+			match_count = match_count + excluded.match_count, applied_count = applied_count + excluded.applied_count,
+			last_matched_at = coalesce(max(last_matched_at, excluded.last_matched_at), last_matched_at, excluded.last_matched_at),
+			last_applied_at = coalesce(max(last_applied_at, excluded.last_applied_at), last_applied_at, excluded.last_applied_at)`,
 	}
 
 	upsertCooldowns = multiRow{
@@ -310,7 +311,7 @@ func (s *Store) writeOutcomes(ctx context.Context, tx *sql.Tx, r store.OutcomeRo
 	}
 	args = args[:0]
 	for _, r := range r.Rollups {
-		args = append(args, r.WorkspaceID, r.RuleID, r.Hour, r.Evaluated, r.Matched, r.Executed, r.Failed)
+		args = append(args, r.WorkspaceID, r.RuleID, r.Hour, r.Evaluated, r.Matched, r.Executed, r.Failed, 0)
 	}
 	if err := s.execRows(ctx, tx, upsertRollups, args); err != nil {
 		return err
@@ -326,7 +327,7 @@ func (s *Store) writeOutcomes(ctx context.Context, tx *sql.Tx, r store.OutcomeRo
 	}
 	args = args[:0]
 	for _, c := range r.Counters {
-		args = append(args, c.RuleID, c.WorkspaceID, c.Matched, c.Applied, msOrNil(c.MatchedAt), msOrNil(c.AppliedAt))
+		args = append(args, c.RuleID, c.WorkspaceID, c.Matched, c.Applied, msOrNil(c.MatchedAt), msOrNil(c.AppliedAt), 0)
 	}
 	if err := s.execRows(ctx, tx, moveCounters, args); err != nil {
 		return err

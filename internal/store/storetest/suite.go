@@ -72,6 +72,7 @@ func Run(t *testing.T, openWithClock ClockOpener) {
 		{"ReplyCooldowns", testReplyCooldowns},
 		{"EventRecord", testEventRecord},
 		{"Activities", testActivities},
+		{"CounterShards", testCounterShards},
 	}
 	for _, g := range eventGroups {
 		t.Run(g.name, func(t *testing.T) {
