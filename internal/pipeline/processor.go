@@ -202,17 +202,7 @@ type runResult struct {
 	Reason engine.Reason       `json:"reason"`
 	Trace  []engine.TraceEntry `json:"trace"`
 	// Actions is the per-action status; empty for a run that did not match.
-	Actions []actionStatus `json:"actions"`
-}
-
-type actionStatus struct {
-	Index      int     `json:"index"`
-	Type       string  `json:"type"`
-	Status     string  `json:"status"`
-	Reason     string  `json:"reason,omitempty"`
-	Attempts   int     `json:"attempts"`
-	Error      *string `json:"error,omitempty"`
-	DeliveryID string  `json:"delivery_id,omitempty"`
+	Actions []store.ActionState `json:"actions"`
 }
 
 // buildOutcome turns the engine's plan into rows: one run per evaluated
@@ -252,12 +242,12 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 			out.Runs = append(out.Runs, run)
 			continue
 		}
-		res := runResult{Reason: pr.Reason, Trace: []engine.TraceEntry{}, Actions: []actionStatus{}}
+		res := runResult{Reason: pr.Reason, Trace: []engine.TraceEntry{}, Actions: make([]store.ActionState, 0, len(pr.Actions))}
 		{
 			run.Status = store.RunPending
 			pending := 0
 			for _, a := range pr.Actions {
-				st := actionStatus{Index: a.Index, Type: a.Type, Status: store.DeliveryPending}
+				st := store.ActionState{Index: a.Index, Type: a.Type, Status: store.DeliveryPending}
 				if a.SkipReason != "" {
 					st.Status, st.Reason = store.DeliverySkipped, a.SkipReason
 				} else {
@@ -286,7 +276,11 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 			// and (stored once) each delivery's body.
 			run.Actions, _ = json.Marshal(pr.Actions)
 		}
-		run.Result, _ = json.Marshal(res)
+		if res.Reason == "" {
+			run.ActionStates = res.Actions // the store writes the result from them
+		} else {
+			run.Result, _ = json.Marshal(res)
+		}
 		out.Runs = append(out.Runs, run)
 	}
 	var after *engine.ConversationState

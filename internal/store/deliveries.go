@@ -231,8 +231,8 @@ func (s *SQL) settle(ctx context.Context, q Querier, st Settlement) error {
 	return s.moveRun(ctx, q, st.WorkspaceID, runID, index, st.Status, attempts, st.Error, st.At)
 }
 
-// actionState is one entry of a matched run's result.actions.
-type actionState struct {
+// ActionState is one entry of a matched run's result.actions.
+type ActionState struct {
 	Index      int     `json:"index"`
 	Type       string  `json:"type"`
 	Status     string  `json:"status"`
@@ -268,7 +268,7 @@ func (s *SQL) moveRun(ctx context.Context, q Querier, workspaceID int64, runID s
 	if err := json.Unmarshal(result, &doc); err != nil {
 		return fmt.Errorf("run %s: result: %w", runID, err)
 	}
-	var actions []actionState
+	var actions []ActionState
 	if raw, ok := doc["actions"]; ok {
 		if err := json.Unmarshal(raw, &actions); err != nil {
 			return fmt.Errorf("run %s: result actions: %w", runID, err)
@@ -461,7 +461,7 @@ func runDeliveryIDs(ctx context.Context, q Querier, workspaceID int64, runID str
 		return nil, err
 	}
 	var doc struct {
-		Actions []actionState `json:"actions"`
+		Actions []ActionState `json:"actions"`
 	}
 	if err := json.Unmarshal(result, &doc); err != nil {
 		return nil, fmt.Errorf("run %s: result: %w", runID, err)

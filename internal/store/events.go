@@ -118,6 +118,10 @@ type Run struct {
 	Executed       bool
 	Status         string
 	Result         json.RawMessage // {"reason", "trace", "actions": [...]}
+	// ActionStates, for a matched run being written, may stand in for
+	// Result: the per-action status, in action order, of a result with no
+	// reason and no trace (the runs table keeps it compact, result.go).
+	ActionStates []ActionState
 	// Actions are a matched run's actions as decided, rendered (a JSON
 	// array of the push bodies' "action" objects): its conversation's
 	// activity entry, and its deliveries' bodies by action index.

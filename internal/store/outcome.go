@@ -147,13 +147,19 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 			case RunFailed:
 				roll.Failed++
 			}
-			if len(r.Result) == 0 {
-				r.Result = json.RawMessage(`{}`)
-			}
 			if len(r.Actions) > 0 {
 				actions[id] = &runActions{doc: r.Actions}
 			}
-			r.Result = storedResult(id, r.Result) // as the runs table keeps it (result.go)
+			// As the runs table keeps it (result.go).
+			switch {
+			case len(r.Result) == 0 && r.ActionStates != nil:
+				r.Result = compactResult(id, r.ActionStates)
+			case len(r.Result) == 0:
+				r.Result = json.RawMessage(`{}`)
+			default:
+				r.Result = storedResult(id, r.Result)
+			}
+			r.ActionStates = nil
 			out.Runs = append(out.Runs, r)
 		}
 		for _, d := range o.Deliveries {
@@ -371,6 +377,12 @@ func CheckOutcome(o *Outcome) error {
 		}
 		if len(r.Actions) > 0 && (!ValidDoc(r.Actions) || r.Actions[0] != '[') {
 			return errDoc("run actions")
+		}
+		for _, a := range r.ActionStates {
+			if err := CheckTexts("run action type", a.Type, "run action status", a.Status,
+				"run action reason", a.Reason, "run action error", a.Error); err != nil {
+				return err
+			}
 		}
 	}
 	for _, d := range o.Deliveries {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // A matched run's result, as the API shows it, is
@@ -31,7 +32,7 @@ func storedResult(runID string, result []byte) []byte {
 	var doc struct {
 		Reason  json.RawMessage   `json:"reason"`
 		Trace   []json.RawMessage `json:"trace"`
-		Actions []actionState     `json:"actions"`
+		Actions []ActionState     `json:"actions"`
 	}
 	if json.Unmarshal(result, &doc) != nil || string(doc.Reason) != "null" || doc.Trace == nil ||
 		len(doc.Trace) != 0 || doc.Actions == nil {
@@ -69,6 +70,74 @@ func storedResult(runID string, result []byte) []byte {
 	return compact
 }
 
+// compactResult is the stored form of a result with no reason, no trace
+// and these actions, written without reflection (it runs inside the
+// completion's transaction). An entry that the compact form cannot say
+// (an index out of place, a delivery id of another kind) makes it the
+// full document instead.
+func compactResult(runID string, actions []ActionState) []byte {
+	b := make([]byte, 0, 2+len(actions)*32)
+	b = append(b, '[')
+	for i, a := range actions {
+		delivered := byte('0')
+		if a.DeliveryID != "" {
+			if a.DeliveryID != DeliveryID(runID, i) {
+				return fullResult(actions)
+			}
+			delivered = '1'
+		}
+		if a.Index != i {
+			return fullResult(actions)
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = appendJSONString(b, a.Type)
+		b = append(b, ',')
+		b = appendJSONString(b, a.Status)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(a.Attempts), 10)
+		b = append(b, ',', delivered)
+		switch {
+		case a.Error != nil:
+			b = append(b, ',')
+			b = appendJSONString(b, a.Reason)
+			b = append(b, ',')
+			b = appendJSONString(b, *a.Error)
+		case a.Reason != "":
+			b = append(b, ',')
+			b = appendJSONString(b, a.Reason)
+		}
+		b = append(b, ']')
+	}
+	return append(b, ']')
+}
+
+// fullResult is the API's result document for these actions.
+func fullResult(actions []ActionState) []byte {
+	b, _ := json.Marshal(struct {
+		Reason  *string       `json:"reason"`
+		Trace   []struct{}    `json:"trace"`
+		Actions []ActionState `json:"actions"`
+	}{Trace: []struct{}{}, Actions: actions})
+	return b
+}
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes it (a plain name is copied as it is).
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
 // expandResult returns the result the API shows for a stored one.
 func expandResult(runID string, stored []byte) (json.RawMessage, error) {
 	if len(stored) == 0 || stored[0] != '[' {
@@ -78,7 +147,7 @@ func expandResult(runID string, stored []byte) (json.RawMessage, error) {
 	if err := json.Unmarshal(stored, &entries); err != nil {
 		return nil, fmt.Errorf("run %s: %w", runID, errBadResult)
 	}
-	actions := make([]actionState, len(entries))
+	actions := make([]ActionState, len(entries))
 	for i, e := range entries {
 		a := &actions[i]
 		a.Index = i
@@ -100,9 +169,5 @@ func expandResult(runID string, stored []byte) (json.RawMessage, error) {
 			}
 		}
 	}
-	return json.Marshal(struct {
-		Reason  *string       `json:"reason"`
-		Trace   []struct{}    `json:"trace"`
-		Actions []actionState `json:"actions"`
-	}{Trace: []struct{}{}, Actions: actions})
+	return fullResult(actions), nil
 }

@@ -72,3 +72,40 @@ func FuzzExpandResult(f *testing.F) {
 		}
 	})
 }
+
+// TestCompactResult: the structured path writes what storedResult would
+// keep for the same document, and falls back to the whole document.
+func TestCompactResult(t *testing.T) {
+	run := RunID("01900000-0000-7000-8000-0000000000aa", time.UnixMilli(1_700_000_000_000), 7, 2)
+	msg := "bad \"gateway\" <é>\n"
+	tests := []struct {
+		name    string
+		actions []ActionState
+		compact bool
+	}{
+		{"none", []ActionState{}, true},
+		{"delivered, skipped, failed", []ActionState{
+			{Index: 0, Type: "add_tag", Status: "pending", DeliveryID: DeliveryID(run, 0)},
+			{Index: 1, Type: "send_response", Status: "skipped", Reason: "bulk_mail"},
+			{Index: 2, Type: "add_note", Status: "failed", Attempts: 8, Error: &msg, DeliveryID: DeliveryID(run, 2)},
+		}, true},
+		{"a delivery id of another kind", []ActionState{{Index: 0, Type: "add_tag", Status: "pending",
+			DeliveryID: "01900000-0000-7000-8000-000000000001"}}, false},
+		{"an index out of place", []ActionState{{Index: 3, Type: "add_tag", Status: "pending"}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			full := fullResult(tc.actions)
+			got := compactResult(run, tc.actions)
+			if strings.HasPrefix(string(got), "[") != tc.compact {
+				t.Fatalf("compactResult = %s, compact want %v", got, tc.compact)
+			}
+			if tc.compact && string(got) != string(storedResult(run, full)) {
+				t.Errorf("compactResult = %s, storedResult of the document = %s", got, storedResult(run, full))
+			}
+			if back, err := expandResult(run, got); err != nil || string(back) != string(full) {
+				t.Errorf("expanded = %s, %v; want %s", back, err, full)
+			}
+		})
+	}
+}
