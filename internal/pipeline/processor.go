@@ -224,7 +224,7 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 			continue
 		}
 		run := store.Run{
-			ID: store.RunID(e.ID, e.CreatedAt, pr.Rule.ID, len(out.Runs)), WorkspaceID: e.WorkspaceID, EventID: e.ID,
+			WorkspaceID: e.WorkspaceID, EventID: e.ID,
 			RuleID: pr.Rule.ID, RuleName: pr.Rule.Name, RuleVersion: pr.Rule.Version,
 			ConversationID: e.ConversationID, ContactID: e.ContactID,
 			Matched: pr.Matched, Status: store.RunNotMatched, CreatedAt: e.CreatedAt, EventType: e.EventType,
@@ -239,20 +239,37 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 				run.FailedPath = strings.Clone(pr.Failure.Path)
 				run.FailedActual = append(json.RawMessage(nil), pr.Failure.Actual...)
 			}
-			out.Runs = append(out.Runs, run)
+			out.Runs = append(out.Runs, run) // the store derives its id when it is read
 			continue
 		}
+		run.ID = store.RunID(e.ID, e.CreatedAt, pr.Rule.ID, len(out.Runs))
+		// The actions as decided, each rendered once: the run keeps them
+		// (its conversation's activity entry), and a delivery's body is the
+		// run's entry at its index (Action nil).
+		bodies := make([]byte, 0, 128*len(pr.Actions))
+		bodies = append(bodies, '[')
+		for i := range pr.Actions {
+			if i > 0 {
+				bodies = append(bodies, ',')
+			}
+			b, _ := json.Marshal(&pr.Actions[i])
+			bodies = append(bodies, b...)
+		}
+		run.Actions = append(bodies, ']')
 		res := runResult{Reason: pr.Reason, Trace: []engine.TraceEntry{}, Actions: make([]store.ActionState, 0, len(pr.Actions))}
 		{
 			run.Status = store.RunPending
 			pending := 0
-			for _, a := range pr.Actions {
+			for i, a := range pr.Actions {
 				st := store.ActionState{Index: a.Index, Type: a.Type, Status: store.DeliveryPending}
 				if a.SkipReason != "" {
 					st.Status, st.Reason = store.DeliverySkipped, a.SkipReason
 				} else {
 					target := deliveryTarget(&c.Workspace, e, &a)
-					body, _ := json.Marshal(a)
+					var body json.RawMessage
+					if a.Index != i {
+						body, _ = json.Marshal(a) // not the run's entry at its index
+					}
 					d := store.Delivery{ID: store.DeliveryID(run.ID, a.Index), WorkspaceID: e.WorkspaceID, RunID: run.ID, EventID: e.ID,
 						RuleID: pr.Rule.ID, ActionIndex: a.Index, ConversationID: e.ConversationID, ContactID: e.ContactID,
 						Action: body, Target: target, Status: store.DeliveryPending, AvailableAt: now, CreatedAt: now}
@@ -272,9 +289,6 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 			if pr.Rule.CooldownSecs > 0 {
 				out.Cooldowns = append(out.Cooldowns, store.Cooldown{RuleID: pr.Rule.ID, Key: plan.RolloutKey, MatchedAt: now})
 			}
-			// The actions as decided: the conversation's activity entry,
-			// and (stored once) each delivery's body.
-			run.Actions, _ = json.Marshal(pr.Actions)
 		}
 		if res.Reason == "" {
 			run.ActionStates = res.Actions // the store writes the result from them

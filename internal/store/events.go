@@ -157,7 +157,8 @@ type Delivery struct {
 	ConversationID *string
 	ContactID      *string
 	// Action is the push body's "action". The store keeps it once, in the
-	// run's Actions, when it is the entry at ActionIndex there.
+	// run's Actions, when it is the entry at ActionIndex there; written
+	// nil, it is that entry.
 	Action json.RawMessage
 	// Target is where the delivery goes (see delivery.TargetKey): a
 	// receiver or an SMTP server; nil keeps it in the pull outbox.

@@ -116,12 +116,13 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease 
 		now := s.now()
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
+		b.Queue(asyncCommit)
 		b.Queue(claimPlan)
 		b.Queue(claimQuery, now, limit, owner, now.Add(lease), append([]int64{}, exclude...))
 		b.Queue("COMMIT")
 		br := conn.SendBatch(ctx, b)
 		defer br.Close()
-		for range 2 {
+		for range 3 {
 			if _, err := br.Exec(); err != nil {
 				return err
 			}
@@ -153,6 +154,18 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease 
 	})
 	return claims, nil
 }
+
+// asyncCommit lets a claim's or a completion's COMMIT return before
+// PostgreSQL has flushed it to its WAL. Neither needs to survive a
+// database crash on its own: a lost claim leaves the event pending, a lost
+// completion leaves it processing under a lease that expires, and
+// re-processing it decides the same runs and the same delivery ids
+// (derived ones). Whatever acts on a completion commits synchronously
+// after it (a delivery's claim, an ingest's 202, an API write), and the
+// WAL is flushed in order, so nothing is sent or acknowledged on the
+// strength of a completion the database could still lose. Ingestion keeps
+// synchronous commits: a 202 survives a crash.
+const asyncCommit = `SET LOCAL synchronous_commit = off`
 
 // The completion statements. Each takes its rows as one array per column,
 // so a batch costs one statement per table whatever its size, and the
@@ -306,11 +319,14 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 		clear(accepted)
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
+		b.Queue(asyncCommit)
 		b.Queue(finishEvents, ids, ws, fences, statuses, hops, chains, now, decided, decisions)
 		br := conn.SendBatch(ctx, b)
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return err
+		for range 2 {
+			if _, err := br.Exec(); err != nil {
+				br.Close()
+				return err
+			}
 		}
 		rows, err := br.Query()
 		if err != nil {
