@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-hq/switchboard/internal/store"
 	"github.com/switchboard-hq/switchboard/internal/store/storetest"
 )
 
@@ -46,35 +45,8 @@ func TestMigration0011(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	r, err := s.GetRule(ctx, 1, 1)
-	if err != nil {
-		t.Fatalf("GetRule: %v", err)
-	}
-	if r.MatchCount != 7 || r.AppliedCount != 3 || r.LastMatchedAt == nil || !r.LastMatchedAt.Equal(matched) ||
-		r.LastAppliedAt == nil || !r.LastAppliedAt.Equal(applied) {
-		t.Errorf("rule after 0011: %d/%d, %v, %v; want 7/3, %v, %v",
-			r.MatchCount, r.AppliedCount, r.LastMatchedAt, r.LastAppliedAt, matched, applied)
-	}
-	r2, err := s.GetRule(ctx, 1, 2)
-	if err != nil || r2.MatchCount != 0 || r2.LastMatchedAt != nil {
-		t.Errorf("untouched rule after 0011: %v, %d, %v", err, r2.MatchCount, r2.LastMatchedAt)
-	}
-	// New counts of another shard add to the migrated ones.
-	if _, err := db.Exec(ctx, `INSERT INTO run_rollups (workspace_id, rule_id, hour, shard, evaluated, matched, executed, failed)
-		VALUES (1, 1, 100, 3, 2, 1, 0, 0)`); err != nil {
-		t.Fatalf("insert rollup shard: %v", err)
-	}
-	yes, no := true, false
-	for _, tc := range []struct {
-		f    store.RunFilter
-		want int
-	}{
-		{store.RunFilter{}, 15}, {store.RunFilter{RuleID: 1}, 11}, {store.RunFilter{RuleID: 1, Matched: &yes}, 8},
-		{store.RunFilter{Matched: &no}, 7},
-	} {
-		_, total, err := s.ListRuns(ctx, 1, tc.f, store.ListQuery{Limit: 1})
-		if err != nil || total != tc.want {
-			t.Errorf("ListRuns(%+v): total %d, %v; want %d", tc.f, total, err, tc.want)
-		}
-	}
+	storetest.CheckMigration0011(t, s, matched, applied, func(q string) error {
+		_, err := db.Exec(ctx, q)
+		return err
+	})
 }

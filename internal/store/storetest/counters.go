@@ -142,3 +142,44 @@ func testCounterShards(t *testing.T, open ClockOpener) {
 		wantErr(t, "DeleteRule", q.s.DeleteRule(t.Context(), q.ws.ID, c.ID), nil)
 	})
 }
+
+// CheckMigration0011 is the half of each store's migration 0011 test that
+// reads: after the migration, rule 1 of workspace 1 (counters 7/3, last
+// matched at matched, applied at applied, rollups 9/7/3/1 in hour 100) and
+// rule 2 (no counts; rollups 4/0/0/0 in hour 100) read as before, and a
+// rollup of another shard, inserted with exec, adds to them.
+func CheckMigration0011(t *testing.T, s store.Store, matched, applied time.Time, exec func(query string) error) {
+	t.Helper()
+	ctx := t.Context()
+	r, err := s.GetRule(ctx, 1, 1)
+	if err != nil {
+		t.Fatalf("GetRule: %v", err)
+	}
+	if r.MatchCount != 7 || r.AppliedCount != 3 || r.LastMatchedAt == nil || !r.LastMatchedAt.Equal(matched) ||
+		r.LastAppliedAt == nil || !r.LastAppliedAt.Equal(applied) {
+		t.Errorf("rule after 0011: %d/%d, %v, %v; want 7/3, %v, %v",
+			r.MatchCount, r.AppliedCount, r.LastMatchedAt, r.LastAppliedAt, matched, applied)
+	}
+	r2, err := s.GetRule(ctx, 1, 2)
+	if err != nil || r2.MatchCount != 0 || r2.LastMatchedAt != nil {
+		t.Errorf("untouched rule after 0011: %v, %d, %v", err, r2.MatchCount, r2.LastMatchedAt)
+	}
+	// New counts of another shard add to the migrated ones.
+	if err := exec(`INSERT INTO run_rollups (workspace_id, rule_id, hour, shard, evaluated, matched, executed, failed)
+		VALUES (1, 1, 100, 3, 2, 1, 0, 0)`); err != nil {
+		t.Fatalf("insert rollup shard: %v", err)
+	}
+	yes, no := true, false
+	for _, tc := range []struct {
+		f    store.RunFilter
+		want int
+	}{
+		{store.RunFilter{}, 15}, {store.RunFilter{RuleID: 1}, 11}, {store.RunFilter{RuleID: 1, Matched: &yes}, 8},
+		{store.RunFilter{Matched: &no}, 7},
+	} {
+		_, total, err := s.ListRuns(ctx, 1, tc.f, store.ListQuery{Limit: 1})
+		if err != nil || total != tc.want {
+			t.Errorf("ListRuns(%+v): total %d, %v; want %d", tc.f, total, err, tc.want)
+		}
+	}
+}
