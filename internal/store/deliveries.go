@@ -290,23 +290,16 @@ func (s *SQL) moveRun(ctx context.Context, q Querier, workspaceID int64, runID s
 			}
 		}
 	}
-	if doc["actions"], err = json.Marshal(actions); err != nil {
-		return err
-	}
-	if len(doc) == 3 && doc["reason"] != nil && doc["trace"] != nil {
-		// The API's field order, which the compact form needs.
-		result, err = json.Marshal(struct {
-			Reason  json.RawMessage `json:"reason"`
-			Trace   json.RawMessage `json:"trace"`
-			Actions json.RawMessage `json:"actions"`
-		}{doc["reason"], doc["trace"], doc["actions"]})
+	if len(doc) == 3 && string(doc["reason"]) == "null" && string(doc["trace"]) == "[]" && actions != nil {
+		result = compactResult(runID, actions) // as CompleteEvents writes it (result.go)
 	} else {
-		result, err = json.Marshal(doc)
+		if doc["actions"], err = json.Marshal(actions); err != nil {
+			return err
+		}
+		if result, err = json.Marshal(doc); err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return err
-	}
-	result = storedResult(runID, result)
 	if runStatus != RunPending || next == RunPending {
 		_, err := q.Exec(ctx, `UPDATE runs SET result = $1 WHERE workspace_id = $2 AND id = $3`,
 			string(result), workspaceID, runID)
