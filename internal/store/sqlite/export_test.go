@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 
 	"github.com/switchboard-hq/switchboard/internal/store"
 )
@@ -43,7 +44,7 @@ func (s *Store) QueuePlans(ctx context.Context) (map[string]string, error) {
 		sql  string
 		args []any
 	}{
-		"claim":    {claimQuery, []any{1, "owner", 2, 32}},
+		"claim":    {fmt.Sprintf(claimQuery, 32), []any{1, "owner", 2}},
 		"finish":   {finishEvents.text(2), make([]any, 2*finishEvents.width)},
 		"next due": {nextDueQuery, nil},
 	} {
