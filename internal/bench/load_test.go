@@ -230,7 +230,7 @@ func TestReportText(t *testing.T) {
 		ProcessedSecs: 159.4, Latency: Latency{P50Ms: 81234, P99Ms: 160321, Samples: 4000},
 		HalfRate:      &HalfRate{TargetPerSec: 125.5, AcceptedPerSec: 125, Accepted: 2500, Latency: Latency{P50Ms: 4.25, P99Ms: 48, Samples: 2500}},
 		TotalAccepted: 42500, TotalProcessed: 42500, MatchedRunsPerEvent: 10,
-		StoreGrowthBytes: 3_100_000_000, BytesPerEvent: 72941.2, StoreMeasure: "SQLite file + -wal on disk", PeakRSSBytes: 212 << 20,
+		StoreGrowthBytes: 3_100_000_000, BytesPerEvent: 72941.2, StoreMeasure: "SQLite pages in use, free pages left out", PeakRSSBytes: 212 << 20,
 		ServerCPUPerEventUs: 3456.7,
 	}
 	var b bytes.Buffer
