@@ -114,7 +114,8 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 		// SQLite's commits block a thread in fsync; keep the cores busy.
 		defer pipeline.SpareProc()()
 	}
-	ingester := pipeline.NewIngester(st, pipeline.IngesterOptions{Committers: committers, Notify: workers.Wake})
+	ingester := pipeline.NewIngester(st, pipeline.IngesterOptions{Committers: committers, Notify: workers.Wake,
+		HandOff: workers.HandOff})
 
 	api := httpapi.New(httpapi.Config{MultiWorkspace: c.MultiWorkspace, Version: version()},
 		httpapi.Deps{Store: st, Clock: clk, Logger: log, Registry: reg, Programs: programs,

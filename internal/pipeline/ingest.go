@@ -32,6 +32,7 @@ type Ingester struct {
 	maxEvents int
 	queue     chan *pending
 	notify    func()
+	handOff   func(commit func(store.HandOff) ([]store.Claim, error)) error
 
 	mu      sync.RWMutex
 	stopped bool
@@ -53,6 +54,9 @@ type IngesterOptions struct {
 	Committers int
 	// Notify is called after each commit, to wake idle workers.
 	Notify func()
+	// HandOff, when set, runs each commit (Workers.HandOff), so that the
+	// commit can hand some of its events to the workers already claimed.
+	HandOff func(commit func(store.HandOff) ([]store.Claim, error)) error
 }
 
 // NewIngester starts the committer goroutines.
@@ -64,7 +68,7 @@ func NewIngester(s store.Events, opts IngesterOptions) *Ingester {
 		opts.Committers = 1
 	}
 	in := &Ingester{store: s, maxEvents: opts.MaxEvents, queue: make(chan *pending, 4096),
-		notify: opts.Notify, done: make(chan struct{})}
+		notify: opts.Notify, handOff: opts.HandOff, done: make(chan struct{})}
 	var wg sync.WaitGroup
 	for range opts.Committers {
 		wg.Add(1)
@@ -146,12 +150,46 @@ func (in *Ingester) commitLoop() {
 		}
 		// The commit is not tied to any one request's context: it must
 		// finish for everyone in the batch.
-		err := in.store.IngestEvents(context.Background(), groups)
+		handed, err := in.commit(context.Background(), groups)
 		for _, p := range batch {
 			p.err <- err
 		}
-		if err == nil && in.notify != nil {
+		// Wake the workers for the events left to claim; those handed off
+		// are on their way already.
+		if err == nil && in.notify != nil && stored(groups) > handed {
 			in.notify()
 		}
 	}
+}
+
+// commit stores the groups, through the hand-off when there is one, and
+// returns how many of the events it stored were handed off.
+func (in *Ingester) commit(ctx context.Context, groups []*store.IngestGroup) (int, error) {
+	if in.handOff == nil {
+		return 0, in.store.IngestEvents(ctx, groups)
+	}
+	handed := 0
+	err := in.handOff(func(h store.HandOff) ([]store.Claim, error) {
+		claims, err := in.store.IngestAndClaim(ctx, groups, h)
+		handed = len(claims)
+		return claims, err
+	})
+	return handed, err
+}
+
+// stored counts the events a commit stored: not in a failed group, not
+// duplicates.
+func stored(groups []*store.IngestGroup) int {
+	n := 0
+	for _, g := range groups {
+		if g.Err != nil {
+			continue
+		}
+		for _, r := range g.Results {
+			if !r.Duplicate {
+				n++
+			}
+		}
+	}
+	return n
 }

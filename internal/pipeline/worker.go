@@ -66,12 +66,21 @@ type Workers struct {
 	opts  WorkerOptions
 	wake  chan struct{}
 
-	// claimMu makes the pool's claims one at a time (see claim).
+	// claimMu makes the pool's claims one at a time (see claim), hand-offs
+	// included.
 	claimMu sync.Mutex
-	mu      sync.Mutex
+	// handoffs are batches that ingest commits claimed for the pool
+	// (HandOff), waiting for a worker; slots bounds them, one per batch
+	// from before its commit until its Cycle ends.
+	handoffs chan *batch
+	slots    chan struct{}
+	mu       sync.Mutex
 	// holders counts, per workspace, the workers holding a batch with
 	// unprocessed events of it.
 	holders map[int64]int
+	// inflight counts the hand-off commits under way: each may yet add a
+	// holder to any workspace, so capped counts them against every one.
+	inflight int
 
 	stop    chan struct{}
 	stopped sync.Once
@@ -113,7 +122,7 @@ func NewWorkers(s store.Events, p Processor, opts WorkerOptions) *Workers {
 		opts.Backoff = DefaultBackoff
 	}
 	return &Workers{store: s, proc: p, opts: opts, wake: make(chan struct{}, 1), stop: make(chan struct{}),
-		holders: map[int64]int{}}
+		holders: map[int64]int{}, handoffs: make(chan *batch, opts.Workers), slots: make(chan struct{}, opts.Workers)}
 }
 
 // Start starts the pool's goroutines.
@@ -152,6 +161,7 @@ func (w *Workers) Stop(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		w.wg.Wait()
+		w.releaseHandOffs(ctx)
 		close(done)
 	}()
 	select {
@@ -176,13 +186,16 @@ func (w *Workers) loop(id int) {
 	idle := time.NewTimer(0)
 	defer idle.Stop()
 	for !w.stopping() {
-		n, err := w.Cycle(context.Background())
+		n, handed, err := w.cycle(context.Background())
 		if err != nil {
 			log.Error("worker cycle failed", "err", err)
 		}
-		if n > 0 && err == nil {
+		if n > 0 && err == nil && !handed {
 			continue // there may be more: claim again at once
 		}
+		// After a hand-off, the commit that made it woke the pool if it
+		// left events to claim: claiming again at once would mostly find
+		// nothing, at the cost of a write transaction.
 		idle.Reset(w.opts.IdlePoll)
 		select {
 		case <-w.stop:
@@ -201,10 +214,27 @@ func (w *Workers) WorkspaceCap() int { return max(w.opts.Workers-1, 1) }
 // goroutine. It returns how many events it claimed. Several Cycles may
 // run at once: each is one worker.
 func (w *Workers) Cycle(ctx context.Context) (int, error) {
-	b, err := w.claim(ctx)
-	if err != nil || b == nil {
-		return 0, err
+	n, _, err := w.cycle(ctx)
+	return n, err
+}
+
+// cycle is Cycle, also telling whether the batch was a hand-off.
+func (w *Workers) cycle(ctx context.Context) (int, bool, error) {
+	var b *batch
+	select {
+	case b = <-w.handoffs:
+	default:
+		var err error
+		if b, err = w.claim(ctx); err != nil || b == nil {
+			return 0, false, err
+		}
 	}
+	n, err := w.process(ctx, b)
+	return n, b.slot, err
+}
+
+// process processes a batch and commits its outcomes.
+func (w *Workers) process(ctx context.Context, b *batch) (int, error) {
 	defer b.close()
 	n := len(b.claims)
 	completions := make([]store.Completion, 0, len(b.claims))
@@ -261,13 +291,14 @@ func (w *Workers) Cycle(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// capped lists the workspaces that are held by WorkspaceCap workers.
+// capped lists the workspaces that are held by WorkspaceCap workers,
+// counting the hand-offs under way as holders of each.
 func (w *Workers) capped() []int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var ids []int64
 	for ws, n := range w.holders {
-		if n >= w.WorkspaceCap() {
+		if n+w.inflight >= w.WorkspaceCap() {
 			ids = append(ids, ws)
 		}
 	}
@@ -287,6 +318,86 @@ func (w *Workers) claim(ctx context.Context) (*batch, error) {
 	if err != nil || len(claims) == 0 {
 		return nil, err
 	}
+	return w.hold(ctx, claims, claimedAt, false), nil
+}
+
+// HandOff runs one ingest commit, offering it a hand-off of up to a batch
+// of the events it stores (store.HandOff) when the pool has room for
+// another batch; the claims the commit returns wait for the next free
+// worker, which processes them without claiming anything from the store.
+// Without room, or once the pool is stopping, the commit hands nothing
+// off and the workers claim its events as usual.
+func (w *Workers) HandOff(commit func(store.HandOff) ([]store.Claim, error)) error {
+	select {
+	case w.slots <- struct{}{}:
+	default:
+		_, err := commit(store.HandOff{})
+		return err
+	}
+	// The commit runs outside claimMu (several ingest committers may hand
+	// off at once on PostgreSQL); counted in inflight meanwhile, it keeps
+	// every claim, and every other hand-off, within the workspace cap.
+	w.claimMu.Lock()
+	if w.stopping() {
+		w.claimMu.Unlock()
+		<-w.slots
+		_, err := commit(store.HandOff{})
+		return err
+	}
+	h := store.HandOff{Owner: w.opts.Owner, Limit: w.opts.Batch, Lease: w.opts.Lease, Exclude: w.capped()}
+	w.mu.Lock()
+	w.inflight++
+	w.mu.Unlock()
+	w.claimMu.Unlock()
+
+	claimedAt := w.opts.Clock.Now()
+	claims, err := commit(h)
+
+	w.claimMu.Lock()
+	defer w.claimMu.Unlock()
+	var b *batch
+	if err == nil && len(claims) > 0 {
+		b = w.hold(context.Background(), claims, claimedAt, true)
+	}
+	w.mu.Lock()
+	w.inflight--
+	w.mu.Unlock()
+	if b == nil {
+		<-w.slots
+		return err
+	}
+	if w.stopping() {
+		// Stop may have released the hand-offs already: hand this one
+		// back too.
+		w.release(context.Background(), b.unsettled(0))
+		b.close()
+		return nil
+	}
+	// Never blocks: the slot taken above is this batch's.
+	w.handoffs <- b
+	w.Wake()
+	return nil
+}
+
+// releaseHandOffs hands back the batches no worker took before the pool
+// stopped, so that another node need not wait for their leases.
+func (w *Workers) releaseHandOffs(ctx context.Context) {
+	w.claimMu.Lock()
+	defer w.claimMu.Unlock()
+	for {
+		select {
+		case b := <-w.handoffs:
+			w.release(ctx, b.unsettled(0))
+			b.close()
+		default:
+			return
+		}
+	}
+}
+
+// hold registers the claims' workspaces as held by a batch and starts
+// renewing its leases; slot says the batch holds a hand-off slot.
+func (w *Workers) hold(ctx context.Context, claims []store.Claim, claimedAt time.Time, slot bool) *batch {
 	left := map[int64]int{}
 	for _, c := range claims {
 		left[c.Event.WorkspaceID]++
@@ -296,11 +407,11 @@ func (w *Workers) claim(ctx context.Context) (*batch, error) {
 		w.holders[ws]++
 	}
 	w.mu.Unlock()
-	b := &batch{w: w, ctx: ctx, claims: claims, left: left, renewed: claimedAt,
+	b := &batch{w: w, ctx: ctx, claims: claims, left: left, renewed: claimedAt, slot: slot,
 		lost: make([]bool, len(claims)), settled: make([]bool, len(claims)), stop: make(chan struct{})}
 	b.wg.Add(1)
 	go b.renewLoop()
-	return b, nil
+	return b
 }
 
 // batch is the claims one Cycle holds.
@@ -310,6 +421,7 @@ type batch struct {
 	claims []store.Claim
 	stop   chan struct{}
 	wg     sync.WaitGroup
+	slot   bool // a hand-off's: holds one of the pool's slots until closed
 
 	// left counts the unprocessed events of each held workspace; only
 	// the Cycle's goroutine uses it.
@@ -432,6 +544,9 @@ func (b *batch) close() {
 	b.wg.Wait()
 	for ws := range b.left {
 		b.w.letGo(ws)
+	}
+	if b.slot {
+		<-b.w.slots
 	}
 }
 

@@ -279,6 +279,10 @@ type Events interface {
 	// requests share one fsync). It returns an error only when nothing
 	// could be committed; per-group outcomes are in the groups.
 	IngestEvents(ctx context.Context, groups []*IngestGroup) error
+	// IngestAndClaim is IngestEvents that also stores some of the new
+	// events already claimed, as HandOff asks, and returns those claims in
+	// (created_at, id) order. A store may claim fewer than asked, or none.
+	IngestAndClaim(ctx context.Context, groups []*IngestGroup, h HandOff) ([]Claim, error)
 	GetEvent(ctx context.Context, workspaceID int64, id string) (Event, error)
 	ListEvents(ctx context.Context, workspaceID int64, f EventFilter, q ListQuery) ([]Event, int, error)
 

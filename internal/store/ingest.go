@@ -2,6 +2,9 @@ package store
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,6 +40,11 @@ type IngestHit struct {
 type IngestPlan struct {
 	Events []Event
 	Keys   []IngestKeyRow
+	// Set by Claim: each event's fence (0 when it is not claimed), the
+	// lease's owner and when it expires.
+	Fences         []int64
+	Owner          string
+	LeaseExpiresAt time.Time
 }
 
 // IngestKeyRow is an idempotency key to record with its event.
@@ -132,4 +140,77 @@ func CheckGroup(g *IngestGroup) {
 			}
 		}
 	}
+}
+
+// HandOff asks an ingest commit to claim some of the events it stores for
+// the workers of its own node, so that they start on them at once instead
+// of claiming them from the store in a transaction of their own: the
+// event is written once as processing rather than written pending and
+// rewritten by a claim. A claimed event is what ClaimEvents would have
+// handed out — the first of its order key in the commit, with no
+// unfinished event of that key stored before it (so the order of a
+// conversation's events is kept), outside the Exclude workspaces — with
+// its first attempt counted and a lease for Owner that expires after
+// Lease. If the node dies, the lease expires and any node claims the event
+// again, as after any other claim.
+type HandOff struct {
+	Owner   string
+	Limit   int // at most this many claims; 0 claims none
+	Lease   time.Duration
+	Exclude []int64 // workspaces whose events are not claimed
+}
+
+// Candidates returns the positions in p.Events that h may claim before the
+// store checks for unfinished events of their order keys: the first new
+// event of each order key, outside h.Exclude, in commit order.
+func (p *IngestPlan) Candidates(h HandOff) []int {
+	if h.Limit <= 0 {
+		return nil
+	}
+	var (
+		out  []int
+		seen = map[OrderRef]bool{}
+	)
+	for i := range p.Events {
+		e := &p.Events[i]
+		ref := OrderRef{e.WorkspaceID, e.OrderKey}
+		if seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		if !slices.Contains(h.Exclude, e.WorkspaceID) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// OrderRef names an order key of a workspace.
+type OrderRef struct {
+	WorkspaceID int64
+	OrderKey    string
+}
+
+// Claim marks up to h.Limit of the candidates whose order key is not busy
+// (has an unfinished event in the store) as claimed: processing, one
+// attempt, a fresh fence. It fills p.Fences (0: not claimed) and returns
+// the claims in commit order, which is (created_at, id) order.
+func (p *IngestPlan) Claim(h HandOff, candidates []int, busy map[OrderRef]bool, now time.Time) []Claim {
+	p.Fences = make([]int64, len(p.Events))
+	p.LeaseExpiresAt = now.Add(h.Lease)
+	var claims []Claim
+	for _, i := range candidates {
+		if len(claims) >= h.Limit {
+			break
+		}
+		e := &p.Events[i]
+		if busy[OrderRef{e.WorkspaceID, e.OrderKey}] {
+			continue
+		}
+		e.Status, e.Attempts = EventProcessing, 1
+		p.Fences[i] = rand.Int64N(math.MaxInt64) + 1 // never 0, which means none
+		claims = append(claims, Claim{Event: *e, Fence: p.Fences[i]})
+	}
+	p.Owner = h.Owner
+	return claims
 }

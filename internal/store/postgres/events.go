@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/switchboard-hq/switchboard/internal/store"
 )
@@ -75,11 +76,71 @@ const upsertKeys = `
 	ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash,
 		event_id = excluded.event_id, created_at = excluded.created_at`
 
-// IngestEvents stores the groups in one transaction. Without idempotency
-// keys that is a single INSERT statement; with keys, the keys are locked
-// (so that another node ingesting the same key waits for this commit and
-// then sees it), looked up, and the new events and keys written.
+// insertClaiming is insertEvents for a commit that hands events off
+// (store.HandOff): of the candidates ($15, true for the first event of each
+// order key outside the excluded workspaces), the first $16 whose order
+// key has nothing unfinished are written processing, with one attempt, a
+// fence from event_fences and a lease for $17 until $18; the rest are
+// written pending. It returns the claimed ids and fences.
+//
+// Two nodes may hand off an event of the same order key at once, each
+// seeing nothing unfinished: events_one_processing lets one of them in,
+// and ON CONFLICT DO NOTHING turns the other's row away from the claimed
+// insert (after waiting for the first to commit), so that the pending
+// insert, which takes every row not claimed, stores it in the queue.
+// Which of two events ingested at once on two nodes comes first is
+// decided by their commits, as it is for the workers' claim.
+const insertClaiming = `
+	WITH u AS (
+		SELECT u.*, row_number() OVER () AS ord
+		FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[],
+			$8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[], $13::bigint[], $15::boolean[])
+			AS u (id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash, source,
+				channel_source, caused_by, occurred_at, order_key, target_rule_id, candidate)
+	), pick AS (
+		SELECT u.id FROM u
+		WHERE u.candidate AND NOT EXISTS (
+			SELECT 1 FROM events p
+			WHERE p.workspace_id = u.workspace_id AND p.order_key = u.order_key
+			  AND p.status IN ('pending', 'processing'))
+		ORDER BY u.ord
+		LIMIT $16
+	), claimed AS (
+		INSERT INTO events (id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash,
+			source, channel_source, caused_by, occurred_at, order_key, target_rule_id,
+			status, available_at, created_at, attempts, lease_owner, lease_fence, lease_expires_at)
+		SELECT u.id, u.workspace_id, u.event_type, u.conversation_id, u.contact_id, u.payload, u.payload_hash,
+			u.source, u.channel_source, u.caused_by, u.occurred_at, u.order_key, u.target_rule_id,
+			'processing', $14, $14, 1, $17, nextval('event_fences'), $18
+		FROM u JOIN pick ON pick.id = u.id
+		ORDER BY u.ord
+		ON CONFLICT DO NOTHING
+		RETURNING id, lease_fence
+	), queued AS (
+		INSERT INTO events (id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash,
+			source, channel_source, caused_by, occurred_at, order_key, target_rule_id,
+			status, available_at, created_at)
+		SELECT u.id, u.workspace_id, u.event_type, u.conversation_id, u.contact_id, u.payload, u.payload_hash,
+			u.source, u.channel_source, u.caused_by, u.occurred_at, u.order_key, u.target_rule_id,
+			'pending', $14, $14
+		FROM u WHERE u.id NOT IN (SELECT id FROM claimed)
+		ORDER BY u.ord
+	)
+	SELECT id, lease_fence FROM claimed`
+
+// IngestEvents stores the groups in one transaction (IngestAndClaim
+// without a hand-off).
 func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) error {
+	_, err := s.IngestAndClaim(ctx, groups, store.HandOff{})
+	return err
+}
+
+// IngestAndClaim stores the groups in one transaction. Without idempotency
+// keys that is a single statement; with keys, the keys are locked (so
+// that another node ingesting the same key waits for this commit and then
+// sees it), looked up, and the new events and keys written. A hand-off
+// claims with the insert itself (insertClaiming).
+func (s *Store) IngestAndClaim(ctx context.Context, groups []*store.IngestGroup, h store.HandOff) ([]store.Claim, error) {
 	now := s.now()
 	var refs []store.IngestKey
 	seen := map[store.IngestKey]bool{}
@@ -97,10 +158,14 @@ func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) e
 			}
 		}
 	}
-	var err error
+	var (
+		claims []store.Claim
+		err    error
+	)
 	if len(refs) == 0 {
-		if plan := store.PlanIngest(groups, nil, now); len(plan.Events) > 0 {
-			_, err = s.pool.Exec(ctx, insertEvents, eventArrays(plan.Events, now)...)
+		plan := store.PlanIngest(groups, nil, now)
+		if len(plan.Events) > 0 {
+			claims, err = s.insertEvents(ctx, s.pool, &plan, h, now)
 		}
 	} else {
 		err = s.pipelined(ctx, nil, func(conn *pgx.Conn) error {
@@ -115,7 +180,11 @@ func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) e
 			}
 			plan := store.PlanIngest(groups, found, now)
 			b := &pgx.Batch{}
-			b.Queue(insertEvents, eventArrays(plan.Events, now)...)
+			if len(plan.Candidates(h)) == 0 {
+				b.Queue(insertEvents, eventArrays(plan.Events, now)...)
+			} else if claims, err = s.insertEvents(ctx, conn, &plan, h, now); err != nil {
+				return err
+			}
 			if len(plan.Keys) > 0 {
 				ws, keys, hashes, ids := make([]int64, len(plan.Keys)), make([]string, len(plan.Keys)),
 					make([]string, len(plan.Keys)), make([][16]byte, len(plan.Keys))
@@ -132,9 +201,61 @@ func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) e
 		for _, g := range groups {
 			g.Results, g.Err, g.Index = nil, nil, 0
 		}
-		return wrap("ingest events", err)
+		return nil, wrap("ingest events", err)
 	}
-	return nil
+	return claims, nil
+}
+
+// execQuerier is what a pool and a connection have in common here.
+type execQuerier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// insertEvents writes the plan's events, claiming those h may claim
+// (insertClaiming), and returns the claims in commit order.
+func (s *Store) insertEvents(ctx context.Context, q execQuerier, plan *store.IngestPlan, h store.HandOff, now time.Time) ([]store.Claim, error) {
+	cands := plan.Candidates(h)
+	args := eventArrays(plan.Events, now)
+	if len(cands) == 0 {
+		_, err := q.Exec(ctx, insertEvents, args...)
+		return nil, err
+	}
+	candidate := make([]bool, len(plan.Events))
+	for _, i := range cands {
+		candidate[i] = true
+	}
+	expires := ts(now.Add(h.Lease))
+	rows, err := q.Query(ctx, insertClaiming, append(args, candidate, h.Limit, h.Owner, expires)...)
+	if err != nil {
+		return nil, err
+	}
+	fences := map[[16]byte]int64{}
+	for rows.Next() {
+		var (
+			id    [16]byte
+			fence int64
+		)
+		if err := rows.Scan(&id, &fence); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		fences[id] = fence
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var claims []store.Claim
+	for _, i := range cands {
+		e := plan.Events[i]
+		fence, ok := fences[uuid.MustParse(e.ID)]
+		if !ok {
+			continue
+		}
+		e.Status, e.Attempts = store.EventProcessing, 1
+		claims = append(claims, store.Claim{Event: e, Fence: fence})
+	}
+	return claims, nil
 }
 
 // eventArrays is insertEvents' arguments.

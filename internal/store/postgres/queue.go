@@ -45,6 +45,8 @@ const leaseExpiredError = "lease expired after 5 attempts"
 //     again through RetryEvent; without it, once B's claim sees A
 //     finished, A can never be claimed again, and while A is pending or
 //     processing in a claim's snapshot, B is not taken.
+//   - An ingest's hand-off (IngestAndClaim) takes B the same way: only
+//     when, in its snapshot, nothing of the key is unfinished.
 //   - RetryEvent is the one race left: a claim may take B having seen A
 //     failed while, in between, A is retried and claimed by another node
 //     that did not yet see B processing. events_one_processing (unique on

@@ -13,7 +13,6 @@ import (
 
 	"github.com/switchboard-hq/switchboard/internal/pipeline"
 	"github.com/switchboard-hq/switchboard/internal/rules"
-	"github.com/switchboard-hq/switchboard/internal/store"
 	"github.com/switchboard-hq/switchboard/internal/store/sqlite"
 	"github.com/switchboard-hq/switchboard/internal/store/storetest"
 )
@@ -44,39 +43,13 @@ func BenchmarkIngest(b *testing.B) {
 	}
 }
 
-// BenchmarkPromoteInbox measures the work ingestion defers to the claim:
-// moving ingested events from the index-free inbox into events and its
-// indexes, in batches of the size a claim typically finds under load.
-// The claim-and-complete benchmarks promote before their timer (the raw
-// loops cannot read the inbox), so this is where that cost shows.
-func BenchmarkPromoteInbox(b *testing.B) {
-	const perPromote = 256
-	s := openBench(b)
-	ws, _ := storetest.BenchWorkspace(b, s, 0)
-	b.ResetTimer()
-	for i := range b.N {
-		b.StopTimer()
-		g := &store.IngestGroup{Events: storetest.BenchEvents(ws.ID, i*perPromote, perPromote)}
-		if err := s.IngestEvents(b.Context(), []*store.IngestGroup{g}); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		if err := s.PromoteInbox(b.Context()); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(perPromote*b.N)/b.Elapsed().Seconds(), "events/s")
-}
-
 // claimBatch is the worker's default batch (pipeline.WorkerOptions).
 const claimBatch = 32
 
 // BenchmarkClaimComplete compares the store's queue (ClaimEvents, then
 // CompleteEvents with 10 runs per event) with the fastest hand-written
 // loop on the same schema: claim a batch in one UPDATE … RETURNING, mark
-// it processed in one UPDATE. Every variant starts from the same queue,
-// moved out of the ingestion inbox before the timer (the raw loops cannot
-// read the inbox; BenchmarkPromoteInbox measures that step).
+// it processed in one UPDATE. Every variant starts from the same queue.
 func BenchmarkClaimComplete(b *testing.B) {
 	b.Run("raw", func(b *testing.B) {
 		s := openBench(b)
@@ -115,13 +88,11 @@ func BenchmarkClaimComplete(b *testing.B) {
 				WHERE id IN (SELECT value FROM json_each(?))`, time.Now().UnixMilli(), string(list))
 			return err
 		}
-		// The hand-written loop reads events: the ingested events are
-		// moved out of the inbox first, as the store's claim does.
-		storetest.BenchRawClaimComplete(b, s, claimBatch, s.PromoteInbox, claim, finish)
+		storetest.BenchRawClaimComplete(b, s, claimBatch, nil, claim, finish)
 	})
 	b.Run("store", func(b *testing.B) {
 		s := openBench(b)
-		storetest.BenchClaimComplete(b, s, claimBatch, 10, s.PromoteInbox)
+		storetest.BenchClaimComplete(b, s, claimBatch, 10, nil)
 	})
 	// The same raw loop, also writing what a worker writes: 10 compact
 	// runs per event, in one hand-written multi-row INSERT per batch. The
@@ -142,7 +113,7 @@ func BenchmarkClaimComplete(b *testing.B) {
 	// besides the runs themselves.
 	b.Run("store-no-runs", func(b *testing.B) {
 		s := openBench(b)
-		storetest.BenchClaimComplete(b, s, claimBatch, 0, s.PromoteInbox)
+		storetest.BenchClaimComplete(b, s, claimBatch, 0, nil)
 	})
 }
 
@@ -162,9 +133,6 @@ func benchWorkerCycle(b *testing.B, s *sqlite.Store, rulesCount int) {
 		}
 	}
 	storetest.LoadQueue(b, s, ws.ID, claimBatch*b.N)
-	if err := s.PromoteInbox(ctx); err != nil {
-		b.Fatal(err)
-	}
 	w := pipeline.NewWorkers(s, pipeline.NewEngine(s, pipeline.NewPrograms(s), nil), pipeline.WorkerOptions{Batch: claimBatch})
 	b.ResetTimer()
 	for range b.N {
@@ -195,9 +163,6 @@ func benchRawWithRuns(b *testing.B, indexFree bool) {
 	const runsPerEvent = 10
 	ws, rs := storetest.BenchWorkspace(b, s, runsPerEvent)
 	storetest.LoadQueue(b, s, ws.ID, claimBatch*b.N)
-	if err := s.PromoteInbox(context.Background()); err != nil {
-		b.Fatal(err)
-	}
 	result := `{"reason":"conditions_not_met","trace":[{"path":"conditions[0]","condition":{"field":"message.subject","operator":"contains","value":"urgent"},"actual":"Re: Invoice","result":false}],"actions":[]}`
 	ctx := context.Background()
 	insert := "INSERT INTO " + table + " (id, workspace_id, event_id, rule_id, rule_name, matched, executed, status, result, created_at, settled_at, event_type, event_source) VALUES " +

@@ -49,10 +49,11 @@ func scanEvent(row scanner, extra ...any) (store.Event, error) {
 
 // The ingestion statements (see multiRow).
 var (
-	// New events go to the inbox (see IngestEvents).
-	insertEvents = multiRow{prefix: `INSERT INTO event_inbox (id, workspace_id, event_type, conversation_id, contact_id,
+	// New events go straight into events; those a hand-off claims are
+	// written processing, with their lease (see IngestAndClaim).
+	insertEvents = multiRow{prefix: `INSERT INTO events (id, workspace_id, event_type, conversation_id, contact_id,
 		payload, payload_hash, source, channel_source, caused_by, status, available_at, occurred_at, created_at,
-		order_key, target_rule_id) VALUES `, width: 16}
+		order_key, target_rule_id, attempts, lease_owner, lease_fence, lease_expires_at) VALUES `, width: 20}
 
 	// A key older than the TTL is dead: the next request that uses it
 	// takes the row over.
@@ -63,114 +64,79 @@ var (
 			event_id = excluded.event_id, created_at = excluded.created_at`,
 	}
 
-	// liveKeysQuery reads the keys used since a cutoff, with their events,
-	// which are in events or, not claimed yet, in the inbox. The inbox has
-	// no index on id: CROSS JOIN keeps the (rare) live keys in the outer
-	// loop, so that a commit without one never reads the inbox.
+	// liveKeysQuery reads the keys used since a cutoff, with their events.
 	liveKeysQuery = multiRow{
 		prefix: `WITH wanted (workspace_id, key, cutoff) AS (VALUES `,
 		width:  3,
-		suffix: `), hits AS (
-				SELECT k.Key, k.request_hash, k.event_id
-				FROM wanted w
-				JOIN idempotency_keys k ON k.workspace_id = w.workspace_id AND k.Key = w.key
-				WHERE k.created_at > w.cutoff)
-			SELECT ` + eventColumnsOf("e") + `, h.key, h.request_hash
-			FROM hits h JOIN events e ON e.id = h.event_id
-			UNION ALL
-			SELECT ` + eventColumnsOf("i") + `, h.key, h.request_hash
-			FROM hits h CROSS JOIN event_inbox i WHERE i.id = h.event_id`,
+		suffix: `)
+			SELECT ` + eventColumnsOf("e") + `, k.key, k.request_hash
+			FROM wanted w
+			JOIN idempotency_keys k ON k.workspace_id = w.workspace_id AND k.key = w.key
+			JOIN events e ON e.id = k.event_id
+			WHERE k.created_at > w.cutoff`,
 	}
 
-	// promoteInbox moves the inbox into events, in arrival order, and
-	// clearInbox empties it (in the same transaction); see promote.
-	promoteInbox = single(`INSERT INTO events (` + eventColumns + `)
-		SELECT ` + eventColumns + ` FROM event_inbox ORDER BY seq`)
-	clearInbox = single(`DELETE FROM event_inbox`)
+	// busyKeysQuery returns the order keys, among those given, that have
+	// an unfinished event (through events_unfinished, whose condition the
+	// query repeats so that SQLite uses it).
+	busyKeysQuery = multiRow{
+		prefix: `WITH k (workspace_id, order_key) AS (VALUES `,
+		width:  2,
+		suffix: `)
+			SELECT k.workspace_id, k.order_key FROM k
+			WHERE EXISTS (SELECT 1 FROM events e
+				WHERE e.workspace_id = k.workspace_id AND e.order_key = k.order_key
+				  AND e.status IN ('pending', 'processing'))`,
+	}
 )
 
-// getEventQuery reads one event of a workspace (?1) by id (?2) wherever it
-// is: in events, else still in the inbox.
-const getEventQuery = `
-	SELECT ` + eventColumns + ` FROM events WHERE workspace_id = ?1 AND id = ?2
-	UNION ALL
-	SELECT ` + eventColumns + ` FROM event_inbox WHERE workspace_id = ?1 AND id = ?2
-	LIMIT 1`
+// getEventQuery reads one event of a workspace (?1) by id (?2).
+const getEventQuery = `SELECT ` + eventColumns + ` FROM events WHERE workspace_id = ?1 AND id = ?2`
 
-// promote moves every event of the inbox into events, inside tx (a write
-// transaction). It runs at the start of every claim, which holds the
-// single writer anyway, so the claim sees every ingested event; the
-// events keep the created_at and id they were given at ingestion, so the
-// order of an order key's events does not depend on when they move. An
-// empty inbox writes nothing (the claim's transaction stays read-only
-// when nothing is due).
-func (s *Store) promote(ctx context.Context, tx *sql.Tx) error {
-	res, err := s.execSingle(ctx, tx, promoteInbox)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return err
-	}
-	_, err = s.execSingle(ctx, tx, clearInbox)
+// IngestEvents stores the groups in one transaction (IngestAndClaim
+// without a hand-off).
+func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) error {
+	_, err := s.IngestAndClaim(ctx, groups, store.HandOff{})
 	return err
 }
 
-// promotePending promotes the inbox for a read that must see every event
-// (ListEvents): a reader checks whether the inbox holds anything, and only
-// then is the writer taken.
-func (s *Store) promotePending(ctx context.Context) error {
-	var pending bool
-	if err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM event_inbox)`).Scan(&pending); err != nil {
-		return err
-	}
-	if !pending {
-		return nil
-	}
-	s.prepare(ctx, promoteInbox, clearInbox)
-	return s.inTx(ctx, func(tx *sql.Tx) error { return s.promote(ctx, tx) })
-}
-
-// execSingle runs a single (not multi-row) statement in tx, prepared when
-// prepare has prepared it.
-func (s *Store) execSingle(ctx context.Context, tx *sql.Tx, m multiRow, args ...any) (sql.Result, error) {
-	if st := s.stmt(ctx, tx, stmtKey{m, 0}); st != nil {
-		return st.ExecContext(ctx, args...)
-	}
-	return tx.ExecContext(ctx, m.prefix, args...)
-}
-
-// IngestEvents stores the groups in one transaction: their idempotency
+// IngestAndClaim stores the groups in one transaction: their idempotency
 // keys are looked up in one query, then the new events and keys are
-// written with multi-row INSERTs.
-//
-// New events are appended to event_inbox, not inserted into events
-// (migration 0003): the 202 needs only the durable append, and the inbox
-// has no secondary index, so a commit writes a few sequential pages
-// instead of a page per event in each of events' random-key indexes. The
-// events' indexes are maintained in bulk by the next claim, which promotes
-// the inbox (promote) in its own transaction. Idempotency keys point at
-// the event's id, which stays the same when it moves; a duplicate finds
-// its event in either table.
-func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) error {
+// written with multi-row INSERTs. The events h may claim are written
+// processing under their lease: the single writer sees every commit
+// before it, so the check that their order keys have nothing unfinished
+// is exact, as it is for a claim.
+func (s *Store) IngestAndClaim(ctx context.Context, groups []*store.IngestGroup, h store.HandOff) ([]store.Claim, error) {
 	now := s.now()
 	for _, g := range groups {
 		g.Results, g.Err, g.Index = nil, nil, 0
 		store.CheckGroup(g)
 	}
-	s.prepare(ctx, insertEvents, upsertKeys, liveKeysQuery)
+	s.prepare(ctx, insertEvents, upsertKeys, liveKeysQuery, busyKeysQuery)
+	var claims []store.Claim
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		found, err := s.liveKeys(ctx, tx, groups, now)
 		if err != nil {
 			return err
 		}
 		plan := store.PlanIngest(groups, found, now)
-		args := make([]any, 0, len(plan.Events)*16)
+		if cands := plan.Candidates(h); len(cands) > 0 {
+			busy, err := s.busyKeys(ctx, tx, &plan, cands)
+			if err != nil {
+				return err
+			}
+			claims = plan.Claim(h, cands, busy, now)
+		}
+		args := make([]any, 0, len(plan.Events)*insertEvents.width)
 		for i := range plan.Events {
 			e := &plan.Events[i]
+			var owner, fence, expires any
+			if len(plan.Fences) > 0 && plan.Fences[i] != 0 {
+				owner, fence, expires = plan.Owner, plan.Fences[i], ms(plan.LeaseExpiresAt)
+			}
 			args = append(args, e.ID, e.WorkspaceID, e.EventType, e.ConversationID, e.ContactID, string(e.Payload),
 				e.PayloadHash, e.Source, e.ChannelSource, e.CausedBy, e.Status, ms(e.AvailableAt), ms(e.OccurredAt),
-				ms(e.CreatedAt), e.OrderKey, e.TargetRuleID)
+				ms(e.CreatedAt), e.OrderKey, e.TargetRuleID, e.Attempts, owner, fence, expires)
 		}
 		if err := s.execRows(ctx, tx, insertEvents, args); err != nil {
 			return err
@@ -185,9 +151,28 @@ func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) e
 		for _, g := range groups {
 			g.Results, g.Err, g.Index = nil, nil, 0
 		}
-		return wrap("ingest events", err)
+		return nil, wrap("ingest events", err)
 	}
-	return nil
+	return claims, nil
+}
+
+// busyKeys returns which of the candidates' order keys have an unfinished
+// event.
+func (s *Store) busyKeys(ctx context.Context, tx *sql.Tx, plan *store.IngestPlan, cands []int) (map[store.OrderRef]bool, error) {
+	args := make([]any, 0, len(cands)*2)
+	for _, i := range cands {
+		args = append(args, plan.Events[i].WorkspaceID, plan.Events[i].OrderKey)
+	}
+	busy := map[store.OrderRef]bool{}
+	err := s.queryRows(ctx, tx, busyKeysQuery, args, func(r *sql.Rows) error {
+		var ref store.OrderRef
+		if err := r.Scan(&ref.WorkspaceID, &ref.OrderKey); err != nil {
+			return err
+		}
+		busy[ref] = true
+		return nil
+	})
+	return busy, err
 }
 
 // liveKeys returns the idempotency keys of the groups that were used in
@@ -225,9 +210,7 @@ func (s *Store) liveKeys(ctx context.Context, tx *sql.Tx, groups []*store.Ingest
 	return found, err
 }
 
-// GetEvent returns an event of the workspace, from events or, not claimed
-// yet, from the inbox (one statement: one snapshot, so an event promoted
-// meanwhile is not missed).
+// GetEvent returns an event of the workspace.
 func (s *Store) GetEvent(ctx context.Context, workspaceID int64, id string) (store.Event, error) {
 	e, err := scanEvent(s.read.QueryRowContext(ctx, getEventQuery, workspaceID, strings.ToLower(id)))
 	return e, wrap("get event", err)
@@ -260,11 +243,6 @@ func (s *Store) ListEvents(ctx context.Context, workspaceID int64, f store.Event
 		out   []store.Event
 		total int
 	)
-	// A listing must see every event stored before it: the inbox's
-	// events are moved into events (and their indexes) first.
-	if err := s.promotePending(ctx); err != nil {
-		return nil, 0, wrap("list events", err)
-	}
 	err = s.inReadTx(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, `SELECT count(*)`+where, args...).Scan(&total); err != nil {
 			return err
@@ -297,7 +275,7 @@ func (s *Store) RetryEvent(ctx context.Context, workspaceID int64, id string) (s
 		if err == nil || !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		// Not failed: it may be anywhere, the inbox included.
+		// Not failed: read it for the conflict.
 		if e, err = scanEvent(tx.QueryRowContext(ctx, getEventQuery, workspaceID, strings.ToLower(id))); err != nil {
 			return err
 		}
@@ -306,18 +284,12 @@ func (s *Store) RetryEvent(ctx context.Context, workspaceID int64, id string) (s
 	return e, wrap("retry event", err)
 }
 
-// nextDueQuery reads the queue's earliest available_at, the inbox's
-// events (all pending) included. The IN term lets the planner use the
-// partial events_queue index (SQLite only uses a partial index whose
-// condition appears in the query). Reading the inbox, which only holds
-// what arrived since the last claim, spares an idle worker the writer a
-// promotion would take; the claim it leads to promotes.
+// nextDueQuery reads the queue's earliest available_at. The IN term lets
+// the planner use the partial events_queue index (SQLite only uses a
+// partial index whose condition appears in the query).
 const nextDueQuery = `
-	SELECT min(at) FROM (
-		SELECT min(available_at) AS at FROM events
-		WHERE status IN ('pending', 'processing') AND status = 'pending'
-		UNION ALL
-		SELECT min(available_at) FROM event_inbox)`
+	SELECT min(available_at) FROM events
+	WHERE status IN ('pending', 'processing') AND status = 'pending'`
 
 // NextEventDue returns the earliest available_at of a pending event.
 func (s *Store) NextEventDue(ctx context.Context) (time.Time, bool, error) {

@@ -81,10 +81,6 @@ func (s *Store) plan(ctx context.Context, query string, args ...any) (string, er
 // with hand-written SQL.
 func (s *Store) Writer() *sql.DB { return s.write }
 
-// PromoteInbox moves the ingested events from the inbox into events, as a
-// claim does first, for benchmarks whose hand-written queue reads events.
-func (s *Store) PromoteInbox(ctx context.Context) error { return s.promotePending(ctx) }
-
 // MigrateThrough applies the embedded migrations up to version only, so
 // that a test can write data the earlier schema allowed and then migrate
 // the rest. It swaps the package's migration list: tests that call it

@@ -79,8 +79,7 @@ var claimExcludingQuery = strings.Replace(claimQuery,
 	"WHERE e.status IN ('pending', 'processing')",
 	"WHERE e.status IN ('pending', 'processing')\n\t\t  AND e.workspace_id NOT IN (SELECT value FROM json_each(?4))", 1)
 
-// ClaimEvents leases up to limit due events, oldest first, after moving
-// the inbox's events into the queue in the same transaction. The excluded
+// ClaimEvents leases up to limit due events, oldest first. The excluded
 // workspaces are one JSON array parameter, so each of the two statements
 // keeps one text (and prepared plan).
 func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease time.Duration, exclude ...int64) ([]store.Claim, error) {
@@ -105,13 +104,8 @@ func (s *Store) ClaimEvents(ctx context.Context, owner string, limit int, lease 
 	}
 	var claims []store.Claim
 	claim := single(query)
-	s.prepare(ctx, promoteInbox, clearInbox, claim)
+	s.prepare(ctx, claim)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		// The events ingested since the last claim join the queue first
-		// (see IngestEvents), so the claim sees every one of them.
-		if err := s.promote(ctx, tx); err != nil {
-			return err
-		}
 		var (
 			rows *sql.Rows
 			err  error

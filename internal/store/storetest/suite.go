@@ -62,6 +62,7 @@ func Run(t *testing.T, openWithClock ClockOpener) {
 	}{
 		{"EventIngest", testEventIngest},
 		{"EventClaims", testEventClaims},
+		{"EventHandOff", testEventHandOff},
 		{"EventConcurrency", testEventConcurrency},
 		{"EventLeases", testEventLeases},
 		{"EventLeaseRenewal", testEventLeaseRenewal},
