@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-hq/switchboard/internal/clock"
@@ -81,6 +82,10 @@ type Workers struct {
 	// inflight counts the hand-off commits under way: each may yet add a
 	// holder to any workspace, so capped counts them against every one.
 	inflight int
+	// started is set by Start; idle counts the started workers waiting
+	// for work (see HandOff).
+	started atomic.Bool
+	idle    atomic.Int64
 
 	stop    chan struct{}
 	stopped sync.Once
@@ -127,6 +132,7 @@ func NewWorkers(s store.Events, p Processor, opts WorkerOptions) *Workers {
 
 // Start starts the pool's goroutines.
 func (w *Workers) Start() {
+	w.started.Store(true)
 	for i := range w.opts.Workers {
 		w.wg.Add(1)
 		go func() {
@@ -197,12 +203,15 @@ func (w *Workers) loop(id int) {
 		// left events to claim: claiming again at once would mostly find
 		// nothing, at the cost of a write transaction.
 		idle.Reset(w.opts.IdlePoll)
+		w.idle.Add(1)
 		select {
 		case <-w.stop:
+			w.idle.Add(-1)
 			return
 		case <-w.wake:
 		case <-idle.C:
 		}
+		w.idle.Add(-1)
 	}
 }
 
@@ -322,8 +331,7 @@ func (w *Workers) claim(ctx context.Context) (*batch, error) {
 }
 
 // HandOff runs one ingest commit, offering it a hand-off of up to a batch
-// of the events it stores (store.HandOff) when the pool has room for
-// another batch; the claims the commit returns wait for the next free
+// of the events it stores (store.HandOff) when a worker waits for work; the claims the commit returns wait for the next free
 // worker, which processes them without claiming anything from the store.
 // Without room, or once the pool is stopping, the commit hands nothing
 // off and the workers claim its events as usual.
@@ -331,6 +339,17 @@ func (w *Workers) HandOff(commit func(store.HandOff) ([]store.Claim, error)) err
 	select {
 	case w.slots <- struct{}{}:
 	default:
+		_, err := commit(store.HandOff{})
+		return err
+	}
+	// Only for a worker that waits for work: one that is busy would make
+	// the events wait all the same, and under load a claim of the
+	// queue's backlog makes bigger batches, whose completion costs less
+	// per event (one rollup and counter row per rule and batch) than a
+	// hand-off of what one commit carried. A pool run by hand (Cycle,
+	// never started) counts as waiting.
+	if w.started.Load() && int(w.idle.Load()) < len(w.slots) {
+		<-w.slots
 		_, err := commit(store.HandOff{})
 		return err
 	}
