@@ -84,8 +84,9 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 			}
 		}
 	}
+	nWorkers, batch := config.WorkersFor(c.Workers, st.Dialect())
 	workers := pipeline.StartWorkers(st, pipeline.NewEngine(st, programs, clk), pipeline.WorkerOptions{
-		Workers: c.Workers, Lease: c.Lease, Clock: clk, Logger: log})
+		Workers: nWorkers, Batch: batch, Lease: c.Lease, Clock: clk, Logger: log})
 	// The scheduler enqueues the events of time-based triggers as their
 	// waits come due, every --scheduler-interval (once across nodes).
 	sched := scheduler.New(st, clk, c.SchedulerInterval, log)

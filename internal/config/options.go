@@ -109,13 +109,22 @@ var options = []*option{
 		show: func(c *Config) string { return strconv.FormatBool(c.MultiWorkspace) },
 	},
 	{
-		key: "workers", flag: "workers", env: "SWITCHBOARD_WORKERS", def: "4", serveOnly: true,
-		usage: "`number` of event workers on this node, 1..256",
+		key: "workers", flag: "workers", env: "SWITCHBOARD_WORKERS", def: "auto", serveOnly: true,
+		usage: "`number` of event workers on this node, 1..256, or auto (2 on SQLite, 4 on PostgreSQL)",
 		set: func(c *Config, v string) (err error) {
+			if v == "auto" {
+				c.Workers = 0
+				return nil
+			}
 			c.Workers, err = parseInt(v, minWorkers, maxWorkers)
 			return err
 		},
-		show: func(c *Config) string { return strconv.Itoa(c.Workers) },
+		show: func(c *Config) string {
+			if c.Workers == 0 {
+				return "auto"
+			}
+			return strconv.Itoa(c.Workers)
+		},
 	},
 	{
 		key: "lease", flag: "lease", env: "SWITCHBOARD_LEASE", def: "30s", serveOnly: true,
