@@ -331,14 +331,21 @@ func (w *Workers) claim(ctx context.Context) (*batch, error) {
 }
 
 // HandOff runs one ingest commit, offering it a hand-off of up to a batch
-// of the events it stores (store.HandOff) when a worker waits for work; the claims the commit returns wait for the next free
-// worker, which processes them without claiming anything from the store.
-// Without room, or once the pool is stopping, the commit hands nothing
+// of the events it stores (store.HandOff) when a worker waits for work;
+// the claims the commit returns wait for the next free worker, which
+// processes them without claiming anything from the store. Without a
+// waiting worker, or once the pool is stopping, the commit hands nothing
 // off and the workers claim its events as usual.
 func (w *Workers) HandOff(commit func(store.HandOff) ([]store.Claim, error)) error {
 	select {
 	case w.slots <- struct{}{}:
 	default:
+		_, err := commit(store.HandOff{})
+		return err
+	}
+	// Without a hand-off after all: the slot goes back.
+	plain := func() error {
+		<-w.slots
 		_, err := commit(store.HandOff{})
 		return err
 	}
@@ -349,9 +356,7 @@ func (w *Workers) HandOff(commit func(store.HandOff) ([]store.Claim, error)) err
 	// hand-off of what one commit carried. A pool run by hand (Cycle,
 	// never started) counts as waiting.
 	if w.started.Load() && int(w.idle.Load()) < len(w.slots) {
-		<-w.slots
-		_, err := commit(store.HandOff{})
-		return err
+		return plain()
 	}
 	// The commit runs outside claimMu (several ingest committers may hand
 	// off at once on PostgreSQL); counted in inflight meanwhile, it keeps
@@ -359,9 +364,7 @@ func (w *Workers) HandOff(commit func(store.HandOff) ([]store.Claim, error)) err
 	w.claimMu.Lock()
 	if w.stopping() {
 		w.claimMu.Unlock()
-		<-w.slots
-		_, err := commit(store.HandOff{})
-		return err
+		return plain()
 	}
 	h := store.HandOff{Owner: w.opts.Owner, Limit: w.opts.Batch, Lease: w.opts.Lease, Exclude: w.capped()}
 	w.mu.Lock()

@@ -207,10 +207,18 @@ func (p *IngestPlan) Claim(h HandOff, candidates []int, busy map[OrderRef]bool, 
 		if busy[OrderRef{e.WorkspaceID, e.OrderKey}] {
 			continue
 		}
-		e.Status, e.Attempts = EventProcessing, 1
 		p.Fences[i] = rand.Int64N(math.MaxInt64) + 1 // never 0, which means none
-		claims = append(claims, Claim{Event: *e, Fence: p.Fences[i]})
+		c := ClaimedAtIngest(*e, p.Fences[i])
+		*e = c.Event
+		claims = append(claims, c)
 	}
 	p.Owner = h.Owner
 	return claims
+}
+
+// ClaimedAtIngest is the claim of an event a hand-off claimed as it was
+// stored: processing, its first attempt counted.
+func ClaimedAtIngest(e Event, fence int64) Claim {
+	e.Status, e.Attempts = EventProcessing, 1
+	return Claim{Event: e, Fence: fence}
 }

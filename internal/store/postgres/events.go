@@ -247,13 +247,9 @@ func (s *Store) insertEvents(ctx context.Context, q execQuerier, plan *store.Ing
 	}
 	var claims []store.Claim
 	for _, i := range cands {
-		e := plan.Events[i]
-		fence, ok := fences[uuid.MustParse(e.ID)]
-		if !ok {
-			continue
+		if fence, ok := fences[uuid.MustParse(plan.Events[i].ID)]; ok {
+			claims = append(claims, store.ClaimedAtIngest(plan.Events[i], fence))
 		}
-		e.Status, e.Attempts = store.EventProcessing, 1
-		claims = append(claims, store.Claim{Event: e, Fence: fence})
 	}
 	return claims, nil
 }
