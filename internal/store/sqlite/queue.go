@@ -227,38 +227,45 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 		return errs, nil
 	}
 	now := s.now()
+	// Everything but the writes is done before the transaction: the one
+	// writer connection is the store's bottleneck, and checking, encoding
+	// and flattening the outcomes would hold it for a sixth of its time.
+	args := make([]any, 0, len(items)*finishEvents.width)
+	valid := make([]bool, len(items))
+	byID := make(map[string]int, len(items))
+	for i := range items {
+		it := &items[i]
+		if errs[i] = store.CheckOutcome(&it.Outcome); errs[i] != nil {
+			continue
+		}
+		if _, dup := byID[it.Claim.Event.ID]; dup {
+			continue // the same claim twice: the first one settles it
+		}
+		var chain any
+		if it.Outcome.CausedByRules != nil {
+			b, err := json.Marshal(it.Outcome.CausedByRules)
+			if err != nil {
+				return nil, wrap("complete events", err)
+			}
+			chain = string(b)
+		}
+		rec, err := store.RecordOf(&it.Outcome)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		byID[it.Claim.Event.ID] = i
+		valid[i] = true
+		args = append(args, it.Claim.Event.ID, it.Claim.Event.WorkspaceID, it.Claim.Fence,
+			it.Outcome.Status, it.Outcome.Hops, chain, ms(now), rec.RuleIDs, rec.Decisions)
+	}
+	rows := store.FlattenOutcomes(items, valid, now)
+
 	accepted := make([]bool, len(items))
 	s.prepare(ctx, finishEvents, insertRuns, insertDeliveries, moveCounters, upsertCooldowns,
 		upsertConversations, upsertRollups, startWaits)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		clear(accepted)
-		byID := make(map[string]int, len(items))
-		args := make([]any, 0, len(items)*finishEvents.width)
-		for i := range items {
-			it := &items[i]
-			if errs[i] = store.CheckOutcome(&it.Outcome); errs[i] != nil {
-				continue
-			}
-			if _, dup := byID[it.Claim.Event.ID]; dup {
-				continue // the same claim twice: the first one settles it
-			}
-			byID[it.Claim.Event.ID] = i
-			var chain any
-			if it.Outcome.CausedByRules != nil {
-				b, err := json.Marshal(it.Outcome.CausedByRules)
-				if err != nil {
-					return err
-				}
-				chain = string(b)
-			}
-			rec, err := store.RecordOf(&it.Outcome)
-			if err != nil {
-				errs[i] = err
-				continue
-			}
-			args = append(args, it.Claim.Event.ID, it.Claim.Event.WorkspaceID, it.Claim.Fence,
-				it.Outcome.Status, it.Outcome.Hops, chain, ms(now), rec.RuleIDs, rec.Decisions)
-		}
 		err := s.queryRows(ctx, tx, finishEvents, args, func(r *sql.Rows) error {
 			var id string
 			if err := r.Scan(&id); err != nil {
@@ -270,6 +277,10 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 		if err != nil {
 			return err
 		}
+		if slices.Equal(accepted, valid) {
+			return s.writeOutcomes(ctx, tx, rows)
+		}
+		// A lease was lost meanwhile: only the accepted items write.
 		return s.writeOutcomes(ctx, tx, store.FlattenOutcomes(items, accepted, now))
 	})
 	if err != nil {
