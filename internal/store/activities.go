@@ -8,14 +8,16 @@ import (
 // A conversation's timeline is its events' matched runs: one
 // automation_applied entry per matched run, with the actions the run
 // decided. Nothing is written for it: the conversation's events are found
-// through events_conversation and their runs through (event_id, rule_id),
+// through events_conversation and their runs through Driver.JoinRunsOfEvent,
 // so a page costs the conversation's events, not the workspace's. An
 // entry's id and created_at are its run's.
 
 const activityColumns = `a.id, a.workspace_id, e.conversation_id, 'automation_applied', a.rule_id, a.rule_name,
 	a.event_id, a.id, coalesce(a.actions, '[]'), a.created_at`
 
-const activityFrom = ` FROM events e JOIN runs a ON a.event_id = e.id AND a.workspace_id = e.workspace_id`
+func (s *SQL) activityFrom() string {
+	return ` FROM events e` + s.d.JoinRunsOfEvent("a", "e")
+}
 
 func scanActivity(r Scanner) (Activity, error) {
 	var (
@@ -61,11 +63,11 @@ func (s *SQL) ListActivities(ctx context.Context, workspaceID int64, conversatio
 		total int
 	)
 	err := s.d.Read(ctx, func(tx Querier) error {
-		if err := tx.QueryRow(ctx, `SELECT count(*)`+activityFrom+where, args[:countArgs]...).Scan(&total); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*)`+s.activityFrom()+where, args[:countArgs]...).Scan(&total); err != nil {
 			return err
 		}
 		var err error
-		out, err = queryAll(ctx, tx, scanActivity, `SELECT `+activityColumns+activityFrom+page+
+		out, err = queryAll(ctx, tx, scanActivity, `SELECT `+activityColumns+s.activityFrom()+page+
 			fmt.Sprintf(` ORDER BY a.created_at %s, a.id %s LIMIT $%d OFFSET $%d`, dir, dir, len(args)-1, len(args)),
 			args...)
 		return err

@@ -388,7 +388,7 @@ func (s *SQL) RunRuleIDs(ctx context.Context, workspaceID int64, eventID string)
 			}
 		}
 		rows, err := queryAll(ctx, q, scanID, `
-			SELECT rule_id FROM runs WHERE workspace_id = $1 AND event_id = $2`, workspaceID, id)
+			SELECT r.rule_id FROM runs r WHERE r.workspace_id = $1 AND r.event_id = $2`+s.d.LegacyRuns("r"), workspaceID, id)
 		for _, r := range rows {
 			if !slices.Contains(out, r) {
 				out = append(out, r)
@@ -544,7 +544,7 @@ func (s *SQL) eventRuns(ctx context.Context, q Querier, workspaceID int64, f Run
 	// Rows without a record entry: runs made before the record existed.
 	legacy, err := queryAll(ctx, q, scanRun, `
 		SELECT `+runColumns+` FROM runs r LEFT JOIN events e ON e.id = r.event_id
-		WHERE r.workspace_id = $1 AND r.event_id = $2`, workspaceID, id)
+		WHERE r.workspace_id = $1 AND r.event_id = $2`+s.d.LegacyRuns("r"), workspaceID, id)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -682,7 +682,7 @@ func (s *SQL) walkRuns(ctx context.Context, q Querier, workspaceID int64, f RunF
 				// Completed before the record existed: its runs are rows.
 				rows, err := queryAll(ctx, q, scanRun, `
 					SELECT `+runColumns+` FROM runs r LEFT JOIN events e ON e.id = r.event_id
-					WHERE r.workspace_id = $1 AND r.event_id = $2`, workspaceID, e.id)
+					WHERE r.workspace_id = $1 AND r.event_id = $2`+s.d.LegacyRuns("r"), workspaceID, e.id)
 				if err != nil {
 					return nil, err
 				}

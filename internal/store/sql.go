@@ -64,6 +64,18 @@ type Driver interface {
 	// ForUpdate is appended to a SELECT of a row the transaction then
 	// changes from what it read (PostgreSQL: FOR UPDATE).
 	ForUpdate() string
+	// JoinRunsOfEvent joins the runs (table alias run) of each row of
+	// events (alias event) through an index, the events driving the join.
+	// SQLite has no index on runs.event_id: a run's id starts with its
+	// event's created_at (RunID), so an event's runs are a range of the
+	// primary key, and the runs of events from before the decision record
+	// have an index of their own.
+	JoinRunsOfEvent(run, event string) string
+	// LegacyRuns narrows a lookup of runs by event_id (alias run) to the
+	// runs of events completed before the decision record, the only ones
+	// such a lookup is for: the others are found through their event's
+	// record. SQLite indexes event_id for those runs alone.
+	LegacyRuns(run string) string
 }
 
 // Querier runs SQL written for both dialects (see above).

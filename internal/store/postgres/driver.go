@@ -145,3 +145,11 @@ func (d driver) SkipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 
 // ForUpdate locks the rows read until the transaction ends.
 func (d driver) ForUpdate() string { return " FOR UPDATE" }
+
+// JoinRunsOfEvent: runs (event_id, rule_id) is unique, hence indexed.
+func (d driver) JoinRunsOfEvent(run, event string) string {
+	return " JOIN runs " + run + " ON " + run + ".event_id = " + event + ".id AND " +
+		run + ".workspace_id = " + event + ".workspace_id"
+}
+
+func (d driver) LegacyRuns(string) string { return "" }
