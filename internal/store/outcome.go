@@ -359,7 +359,8 @@ func CheckOutcome(o *Outcome) error {
 	if o.Status != EventProcessed && o.Status != EventSkipped {
 		return fmt.Errorf("final event status %q (want processed or skipped): %w", o.Status, errBadStatus)
 	}
-	for _, r := range o.Runs {
+	for i := range o.Runs {
+		r := &o.Runs[i]
 		if !slices.Contains(runStatuses, r.Status) {
 			return fmt.Errorf("run status %q: %w", r.Status, errBadStatus)
 		}
@@ -369,8 +370,11 @@ func CheckOutcome(o *Outcome) error {
 		if !ValidDoc(r.FailedActual) || !ValidText(r.FailedPath) {
 			return errDoc("run trace")
 		}
-		if err := checkIDs("run", r.ID); err != nil && (r.Matched || r.ID != "") {
-			return err // a run that did not match may leave its id to the store (RunID)
+		// A run that did not match may leave its id to the store (RunID).
+		if r.Matched || r.ID != "" {
+			if err := checkIDs("run", r.ID); err != nil {
+				return err
+			}
 		}
 		if err := CheckTexts("run rule_name", r.RuleName); err != nil {
 			return err
