@@ -13,19 +13,26 @@ import (
 // entry's id and created_at are its run's.
 
 const activityColumns = `a.id, a.workspace_id, e.conversation_id, 'automation_applied', a.rule_id, a.rule_name,
-	a.event_id, a.id, coalesce(a.actions, '[]'), a.created_at`
+	a.event_id, a.id, coalesce(a.actions, '[]'), a.created_at, a.rule_version`
 
 func (s *SQL) activityFrom() string {
 	return ` FROM events e` + s.d.JoinRunsOfEvent("a", "e")
 }
 
-func scanActivity(r Scanner) (Activity, error) {
+// activityRow is an entry as read, with its run's rule version, which
+// names the rule when the run stores no name (nameRuns).
+type activityRow struct {
+	Activity
+	ruleVersion int
+}
+
+func scanActivity(r Scanner) (activityRow, error) {
 	var (
-		a       Activity
+		a       activityRow
 		actions []byte
 	)
 	err := r.Scan(&a.ID, &a.WorkspaceID, &a.ConversationID, &a.Kind, &a.RuleID, &a.RuleName, &a.EventID,
-		&a.RunID, &actions, &a.CreatedAt)
+		&a.RunID, &actions, &a.CreatedAt, &a.ruleVersion)
 	a.Actions = actions
 	return a, err
 }
@@ -66,11 +73,25 @@ func (s *SQL) ListActivities(ctx context.Context, workspaceID int64, conversatio
 		if err := tx.QueryRow(ctx, `SELECT count(*)`+s.activityFrom()+where, args[:countArgs]...).Scan(&total); err != nil {
 			return err
 		}
-		var err error
-		out, err = queryAll(ctx, tx, scanActivity, `SELECT `+activityColumns+s.activityFrom()+page+
+		rows, err := queryAll(ctx, tx, scanActivity, `SELECT `+activityColumns+s.activityFrom()+page+
 			fmt.Sprintf(` ORDER BY a.created_at %s, a.id %s LIMIT $%d OFFSET $%d`, dir, dir, len(args)-1, len(args)),
 			args...)
-		return err
+		if err != nil {
+			return err
+		}
+		runs := make([]Run, len(rows))
+		for i, a := range rows {
+			runs[i] = Run{RuleID: a.RuleID, RuleVersion: a.ruleVersion, RuleName: a.RuleName}
+		}
+		if err := nameRuns(ctx, tx, s.d, workspaceID, runs); err != nil {
+			return err
+		}
+		out = make([]Activity, len(rows))
+		for i, a := range rows {
+			out[i] = a.Activity
+			out[i].RuleName = runs[i].RuleName
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, 0, wrap("list activities", err)

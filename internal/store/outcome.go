@@ -137,6 +137,11 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 				renamed[r.ID] = id
 			}
 			r.ID, r.WorkspaceID, r.EventID = id, ws, ev.ID
+			if r.RuleVersion > 0 {
+				// The version names the rule (rule_versions): a run's
+				// name is its version's, read with it (nameRuns).
+				r.RuleName = ""
+			}
 			r.ConversationID, r.ContactID, r.ChannelSource = ev.ConversationID, ev.ContactID, ev.ChannelSource
 			r.EventType, r.EventSource = ev.EventType, ev.Source
 			r.CreatedAt = created

@@ -226,7 +226,7 @@ func (s *SQL) finish(ctx context.Context, q Querier, workspaceID int64, runs []R
 		// The unary + keeps SQLite's planner on the primary key: offered
 		// the workspace's index, it scanned every run of the workspace.
 		list, arg := s.d.List(2, UUIDs(matched))
-		found, err := queryAll(ctx, q, scanRun, `
+		found, err := s.runRows(ctx, q, workspaceID, `
 			SELECT `+runColumns+` FROM runs r LEFT JOIN events e ON e.id = r.event_id
 			WHERE +r.workspace_id = $1 AND r.id IN `+list, workspaceID, arg)
 		if err != nil {
@@ -318,6 +318,40 @@ func conditionAt(conditions json.RawMessage, path string) json.RawMessage {
 	return cur
 }
 
+// nameRuns fills in the rule name of the run rows that store none: a run
+// made at a rule version keeps the number, and its name is that
+// version's (rule_versions), like a non-matched run's.
+func nameRuns(ctx context.Context, q Querier, d Driver, workspaceID int64, runs []Run) error {
+	var keys []ruleKey
+	for _, r := range runs {
+		if k := (ruleKey{r.RuleID, r.RuleVersion}); r.RuleName == "" && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	defs, err := ruleDefs(ctx, q, d, workspaceID, keys)
+	if err != nil {
+		return err
+	}
+	for i := range runs {
+		if runs[i].RuleName == "" {
+			runs[i].RuleName = defs[ruleKey{runs[i].RuleID, runs[i].RuleVersion}].name
+		}
+	}
+	return nil
+}
+
+// runRows reads run rows, named (nameRuns).
+func (s *SQL) runRows(ctx context.Context, q Querier, workspaceID int64, query string, args ...any) ([]Run, error) {
+	runs, err := queryAll(ctx, q, scanRun, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return runs, nameRuns(ctx, q, s.d, workspaceID, runs)
+}
+
 // GetRun returns a run of the workspace: a matched run's row, else the
 // entry of its event's record that the id names.
 func (s *SQL) GetRun(ctx context.Context, workspaceID int64, id string) (Run, error) {
@@ -331,8 +365,13 @@ func (s *SQL) GetRun(ctx context.Context, workspaceID int64, id string) (Run, er
 		r, err := scanRun(q.QueryRow(ctx, `
 			SELECT `+runColumns+` FROM runs r LEFT JOIN events e ON e.id = r.event_id
 			WHERE r.workspace_id = $1 AND r.id = $2`, workspaceID, id))
-		if err == nil || !IsNotFound(err) {
-			out = r
+		if err == nil {
+			named := []Run{r}
+			err = nameRuns(ctx, q, s.d, workspaceID, named)
+			out = named[0]
+			return err
+		}
+		if !IsNotFound(err) {
 			return err
 		}
 		// The events of that millisecond: few, found through events_list.
@@ -542,7 +581,7 @@ func (s *SQL) eventRuns(ctx context.Context, q Querier, workspaceID int64, f Run
 		}
 	}
 	// Rows without a record entry: runs made before the record existed.
-	legacy, err := queryAll(ctx, q, scanRun, `
+	legacy, err := s.runRows(ctx, q, workspaceID, `
 		SELECT `+runColumns+` FROM runs r LEFT JOIN events e ON e.id = r.event_id
 		WHERE r.workspace_id = $1 AND r.event_id = $2`+s.d.LegacyRuns("r"), workspaceID, id)
 	if err != nil {
@@ -601,7 +640,7 @@ func (s *SQL) matchedRuns(ctx context.Context, q Querier, workspaceID int64, f R
 	}
 	limit, _ := pageArgs(Page{Limit: lq.Limit})
 	args = append(args, limit, offset)
-	return queryAll(ctx, q, scanRun, `SELECT `+runColumns+` FROM runs r LEFT JOIN events e ON e.id = r.event_id`+
+	return s.runRows(ctx, q, workspaceID, `SELECT `+runColumns+` FROM runs r LEFT JOIN events e ON e.id = r.event_id`+
 		where+fmt.Sprintf(` ORDER BY r.created_at %s, r.id %s LIMIT $%d OFFSET $%d`, dir, dir, len(args)-1, len(args)),
 		args...)
 }
@@ -680,7 +719,7 @@ func (s *SQL) walkRuns(ctx context.Context, q Querier, workspaceID int64, f RunF
 		for _, e := range evs {
 			if e.decisions == nil {
 				// Completed before the record existed: its runs are rows.
-				rows, err := queryAll(ctx, q, scanRun, `
+				rows, err := s.runRows(ctx, q, workspaceID, `
 					SELECT `+runColumns+` FROM runs r LEFT JOIN events e ON e.id = r.event_id
 					WHERE r.workspace_id = $1 AND r.event_id = $2`+s.d.LegacyRuns("r"), workspaceID, e.id)
 				if err != nil {

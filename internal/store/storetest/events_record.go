@@ -113,8 +113,16 @@ func expectRun(e store.Event, g store.Run, defs recordRules, pos int) store.Run 
 		CreatedAt: e.CreatedAt, EventType: e.EventType, EventSource: e.Source, EventStatus: e.Status,
 		ChannelSource: e.ChannelSource,
 	}
+	// A run's name is its rule's as of the run's version (see defsAt),
+	// matched or not; a run that names no version keeps the name it has.
+	if def, exists := defs[g.RuleID]; exists {
+		r.RuleName = def.Name
+	}
+	if g.RuleVersion == 0 {
+		r.RuleName = g.RuleName
+	}
 	if g.Matched {
-		r.RuleName, r.Executed, r.Status, r.Result = g.RuleName, g.Executed, g.Status, g.Result
+		r.Executed, r.Status, r.Result = g.Executed, g.Status, g.Result
 		if len(r.Result) == 0 {
 			r.Result = json.RawMessage(`{}`)
 		}
@@ -125,9 +133,6 @@ func expectRun(e store.Event, g store.Run, defs recordRules, pos int) store.Run 
 	}
 	r.Status, r.SettledAt, r.Reason = store.RunNotMatched, e.ProcessedAt, g.Reason
 	def, exists := defs[g.RuleID]
-	if exists {
-		r.RuleName = def.Name // as of the run's version (see defsAt)
-	}
 	type trace struct {
 		Path      string          `json:"path"`
 		Condition json.RawMessage `json:"condition"`
