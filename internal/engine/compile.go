@@ -61,6 +61,9 @@ type nodeData struct {
 	re  *regexp.Regexp
 	// reInsts is the size of re's compiled program (see regexSize).
 	reInsts int64
+	// reLits are the strings re matches when it is a finite set of
+	// literals, searched without regexp (literals.go).
+	reLits *foldSet
 	// setBytes is the length of set's constants together, for the cost of
 	// an unindexed in.
 	setBytes int64
@@ -282,6 +285,7 @@ func (cc *compiler) value(n *node, v any) error {
 		}
 		n.k.re = re
 		n.k.reInsts = regexSize("(?i)" + s)
+		n.k.reLits, _ = literalSet("(?i)" + s)
 		return nil
 	case opDomain:
 		s, _ := v.(string)

@@ -764,6 +764,9 @@ func match(n *node, s *scalar, inArray bool) bool {
 		c, ok := order(s, &n.k.c)
 		return ok && c <= 0
 	case opMatches:
+		if n.k.reLits != nil {
+			return n.k.reLits.containsAny(matchPrefix(s.text))
+		}
 		return n.k.re.Match(matchPrefix(s.text))
 	case opDomain:
 		return bytes.Equal(domainOf(s.lower), n.k.c.lower)
