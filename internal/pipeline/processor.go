@@ -252,7 +252,9 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 			if i > 0 {
 				bodies = append(bodies, ',')
 			}
-			b, _ := json.Marshal(&pr.Actions[i])
+			// MarshalJSON itself: through json.Marshal its (compact) output
+			// would be validated and compacted again, 2/3 of the cost.
+			b, _ := pr.Actions[i].MarshalJSON()
 			bodies = append(bodies, b...)
 		}
 		run.Actions = append(bodies, ']')
@@ -268,7 +270,7 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 					target := deliveryTarget(&c.Workspace, e, &a)
 					var body json.RawMessage
 					if a.Index != i {
-						body, _ = json.Marshal(a) // not the run's entry at its index
+						body, _ = a.MarshalJSON() // not the run's entry at its index
 					}
 					d := store.Delivery{ID: store.DeliveryID(run.ID, a.Index), WorkspaceID: e.WorkspaceID, RunID: run.ID, EventID: e.ID,
 						RuleID: pr.Rule.ID, ActionIndex: a.Index, ConversationID: e.ConversationID, ContactID: e.ContactID,
