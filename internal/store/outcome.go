@@ -93,9 +93,17 @@ type CooldownRow struct {
 // activity; counters of a rule add up; a cooldown keeps its latest match;
 // two states of one conversation merge in batch order.
 func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) OutcomeRows {
+	nRuns := 0
+	for i := range items {
+		nRuns += len(items[i].Outcome.Runs)
+	}
 	var (
-		out      OutcomeRows
-		runKeys  = map[runKey]bool{}
+		out OutcomeRows
+		// runKeys holds (event, rule) pairs, the event as the first item
+		// that carried it (eventAt): integer keys, sized once, as the
+		// batch's runs are many.
+		runKeys  = make(map[runKey]bool, nRuns)
+		eventAt  = make(map[string]int, len(items))
 		dropped  = map[string]bool{}
 		delKeys  = map[delKey]bool{}
 		counters = map[int64]*CounterRow{}
@@ -114,8 +122,13 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 		created := msUTC(ev.CreatedAt)
 		hour := HourOf(created)
 		pos := 0 // the run's place in the order the event's rules ran
+		first, seen := eventAt[ev.ID]
+		if !seen {
+			first = i
+			eventAt[ev.ID] = i
+		}
 		for _, r := range o.Runs {
-			k := runKey{ev.ID, r.RuleID}
+			k := runKey{first, r.RuleID}
 			if runKeys[k] {
 				dropped[r.ID] = true
 				continue
@@ -299,8 +312,8 @@ func ActionAt(actions json.RawMessage, i int) json.RawMessage {
 
 type (
 	runKey struct {
-		eventID string
-		ruleID  int64
+		event  int // the index of the first item of the event
+		ruleID int64
 	}
 	delKey struct {
 		runID string
