@@ -97,8 +97,14 @@ var claimQuery = `
 // the planner picks a bitmap scan and a sort of the whole backlog when
 // its statistics are stale — which they are right after a burst of
 // ingestion, when claims matter most — and evaluates the order-key checks
-// for every queued event. SET LOCAL ends with the claim's transaction.
-const claimPlan = `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true)`
+// for every queued event. The claim is also planned afresh each time
+// (plan_cache_mode): pgx prepares it once per connection, and after five
+// runs PostgreSQL may switch to a generic plan chosen without the
+// parameters' values, on whatever statistics a fresh table had then, and
+// keep it for the connection's life. SET LOCAL ends with the claim's
+// transaction.
+const claimPlan = `SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true),
+	set_config('plan_cache_mode', 'force_custom_plan', true)`
 
 // ClaimEvents leases up to limit due events, oldest first, in one round
 // trip: BEGIN, the plan settings, the claim and COMMIT are pipelined. The
