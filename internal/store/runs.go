@@ -211,9 +211,14 @@ func (s *SQL) finish(ctx context.Context, q Querier, workspaceID int64, runs []R
 		matched []string
 	)
 	for _, r := range runs {
-		if r.Matched && len(r.Result) == 0 {
+		if len(r.Result) != 0 {
+			continue // a row already
+		}
+		if r.Matched {
 			matched = append(matched, r.ID)
-		} else if k := (ruleKey{r.RuleID, r.RuleVersion}); len(r.Result) == 0 && !slices.Contains(keys, k) {
+		}
+		// Matched rows are named from the same definitions (nameRuns).
+		if k := (ruleKey{r.RuleID, r.RuleVersion}); !slices.Contains(keys, k) {
 			keys = append(keys, k)
 		}
 	}
@@ -226,13 +231,16 @@ func (s *SQL) finish(ctx context.Context, q Querier, workspaceID int64, runs []R
 		// The unary + keeps SQLite's planner on the primary key: offered
 		// the workspace's index, it scanned every run of the workspace.
 		list, arg := s.d.List(2, UUIDs(matched))
-		found, err := s.runRows(ctx, q, workspaceID, `
+		found, err := queryAll(ctx, q, scanRun, `
 			SELECT `+runColumns+` FROM runs r LEFT JOIN events e ON e.id = r.event_id
 			WHERE +r.workspace_id = $1 AND r.id IN `+list, workspaceID, arg)
 		if err != nil {
 			return nil, err
 		}
 		for _, r := range found {
+			if r.RuleName == "" {
+				r.RuleName = defs[ruleKey{r.RuleID, r.RuleVersion}].name
+			}
 			rows[r.ID] = r
 		}
 	}
