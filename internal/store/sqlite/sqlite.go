@@ -95,6 +95,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// batch: a 16 MiB page cache (SQLite's default is 2 MiB) keeps their
 	// inner pages in memory rather than read again from the file.
 	wq.Add("_pragma", "cache_size(-16384)")
+	// A multi-row statement keeps a statement journal (to undo itself
+	// alone on a constraint error); past 64 KiB SQLite spills it to a
+	// temporary file, opened, written and closed per statement. In memory
+	// it costs no system calls.
+	wq.Add("_pragma", "temp_store(MEMORY)")
 	wq.Set("_txlock", "immediate")
 	write, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
