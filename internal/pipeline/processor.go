@@ -274,7 +274,7 @@ func buildOutcome(e store.Event, plan *engine.Plan, c *Compiled, now time.Time, 
 					}
 					d := store.Delivery{ID: store.DeliveryID(run.ID, a.Index), WorkspaceID: e.WorkspaceID, RunID: run.ID, EventID: e.ID,
 						RuleID: pr.Rule.ID, ActionIndex: a.Index, ConversationID: e.ConversationID, ContactID: e.ContactID,
-						Action: body, Target: target, Status: store.DeliveryPending, AvailableAt: now, CreatedAt: now}
+						Action: body, Target: target, Status: store.DeliveryPending, AvailableAt: now} // created with its run (the store)
 					out.Deliveries = append(out.Deliveries, d)
 					st.DeliveryID = d.ID
 					pending++

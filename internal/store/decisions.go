@@ -321,6 +321,30 @@ func runIDTime(id string) (time.Time, bool) {
 	return time.UnixMilli(ms).UTC(), true
 }
 
+// Unordered reports whether a row keyed by (workspace_id, id) and listed
+// by (created_at, id) falls out of its key's order: its created_at is
+// not the time its id carries (to the millisecond). Such rows are marked
+// and listed through an index of their own (ListDeliveries).
+func Unordered(id string, created time.Time) bool {
+	at, ok := runIDTime(id)
+	return !ok || !at.Equal(created)
+}
+
+// idBound is the least id (or with last, the greatest) that carries the
+// time t: the rows whose id carries t or later (earlier) are a range of a
+// key on id from it.
+func idBound(t time.Time, last bool) string {
+	var u uuid.UUID
+	ms := uint64(t.UnixMilli())
+	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	if last {
+		for i := 6; i < len(u); i++ {
+			u[i] = 0xff
+		}
+	}
+	return u.String()
+}
+
 // hexID is a canonical lower-case UUID, or "" when id is not one.
 func hexID(id string) string {
 	u, err := uuid.Parse(id)

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 )
@@ -100,67 +102,95 @@ func (s *SQL) ClaimPushDeliveries(ctx context.Context, c PushClaim) ([]PushDeliv
 	}
 	var out []PushDelivery
 	err := s.d.Write(ctx, func(q Querier) error {
-		type due struct{ id, target string }
+		type due struct {
+			workspaceID int64
+			id, target  string
+		}
 		cands, err := queryAll(ctx, q, func(r Scanner) (due, error) {
 			var x due
-			return x, r.Scan(&x.id, &x.target)
-		}, `SELECT d.id, d.target FROM deliveries d
+			return x, r.Scan(&x.workspaceID, &x.id, &x.target)
+		}, `SELECT d.workspace_id, d.id, d.target FROM deliveries d
 			WHERE d.target IS NOT NULL AND d.status IN ('pending', 'leased') AND d.available_at <= $1`+notPaused+`
 			ORDER BY d.available_at LIMIT $2`+s.d.SkipLocked(), c.Now, c.Limit*4)
 		if err != nil {
 			return err
 		}
 		taken := map[string]int{}
-		var ids []string
+		var (
+			spaces []int64 // in order of first appearance
+			ids    = map[int64][]string{}
+			n      int
+		)
 		for _, x := range cands {
-			if len(ids) == c.Limit {
+			if n == c.Limit {
 				break
 			}
 			if c.Room != nil && taken[x.target] >= c.Room(x.target) {
 				continue
 			}
 			taken[x.target]++
-			ids = append(ids, x.id)
+			if ids[x.workspaceID] == nil {
+				spaces = append(spaces, x.workspaceID)
+			}
+			ids[x.workspaceID] = append(ids[x.workspaceID], x.id)
+			n++
 		}
-		if len(ids) == 0 {
-			return nil
-		}
-		list, arg := s.d.List(3, UUIDs(ids))
-		if _, err := q.Exec(ctx, `UPDATE deliveries SET status = 'leased', lease_owner = $1, available_at = $2
-			WHERE id IN `+list, c.Owner, c.Now.Add(c.Lease), arg); err != nil {
-			return err
-		}
-		list, arg = s.d.List(1, UUIDs(ids))
-		out, err = queryAll(ctx, q, func(r Scanner) (PushDelivery, error) {
-			var (
-				p                 PushDelivery
-				smtp, alertEmails []byte
-				w                 = &p.Workspace
-				e                 = &p.Event
-				payload           []byte
-				ruleName          *string
-			)
-			var err error
-			p.Delivery, err = scanDelivery(r, &w.ID, &w.Name, &w.Timezone, &w.ActionsURL, &smtp, &w.AlertWebhookURL,
-				&alertEmails, &w.RetentionDays, &w.Secret, &w.PreviousSecret, &w.PreviousSecretUntil, &w.CreatedAt,
-				&w.UpdatedAt, &e.EventType, &e.ConversationID, &e.ContactID, &payload, &e.PayloadHash, &e.Source,
-				&e.ChannelSource, &e.CausedBy, &e.Status, &e.OccurredAt, &e.CreatedAt, &e.ProcessedAt, &e.Attempts,
-				&e.AvailableAt, &e.Error, &ruleName)
+		// The key is (workspace_id, id): each workspace's rows are taken
+		// by key, one statement each (the due rows are rarely of many).
+		for _, ws := range spaces {
+			list, arg := s.d.List(4, UUIDs(ids[ws]))
+			if _, err := q.Exec(ctx, `UPDATE deliveries SET status = 'leased', lease_owner = $1, available_at = $2
+				WHERE workspace_id = $3 AND id IN `+list, c.Owner, c.Now.Add(c.Lease), ws, arg); err != nil {
+				return err
+			}
+			list, arg = s.d.List(2, UUIDs(ids[ws]))
+			leased, err := s.pushDeliveries(ctx, q, `WHERE d.workspace_id = $1 AND d.id IN `+list, ws, arg)
 			if err != nil {
-				return p, err
+				return err
 			}
-			e.ID, e.WorkspaceID, e.Payload = p.EventID, p.WorkspaceID, payload
-			if smtp != nil {
-				w.SMTP = new(SMTPSettings)
-				if err := json.Unmarshal(smtp, w.SMTP); err != nil {
-					return p, fmt.Errorf("workspace %d: smtp: %w", w.ID, err)
-				}
+			out = append(out, leased...)
+		}
+		slices.SortFunc(out, func(a, b PushDelivery) int {
+			return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+		})
+		return nil
+	})
+	return out, wrap("claim deliveries", err)
+}
+
+// pushDeliveries reads the push deliveries where says, with what sending
+// them needs.
+func (s *SQL) pushDeliveries(ctx context.Context, q Querier, where string, args ...any) ([]PushDelivery, error) {
+	return queryAll(ctx, q, func(r Scanner) (PushDelivery, error) {
+		var (
+			p                 PushDelivery
+			smtp, alertEmails []byte
+			w                 = &p.Workspace
+			e                 = &p.Event
+			payload           []byte
+			ruleName          *string
+		)
+		var err error
+		p.Delivery, err = scanDelivery(r, &w.ID, &w.Name, &w.Timezone, &w.ActionsURL, &smtp, &w.AlertWebhookURL,
+			&alertEmails, &w.RetentionDays, &w.Secret, &w.PreviousSecret, &w.PreviousSecretUntil, &w.CreatedAt,
+			&w.UpdatedAt, &e.EventType, &e.ConversationID, &e.ContactID, &payload, &e.PayloadHash, &e.Source,
+			&e.ChannelSource, &e.CausedBy, &e.Status, &e.OccurredAt, &e.CreatedAt, &e.ProcessedAt, &e.Attempts,
+			&e.AvailableAt, &e.Error, &ruleName)
+		if err != nil {
+			return p, err
+		}
+		e.ID, e.WorkspaceID, e.Payload = p.EventID, p.WorkspaceID, payload
+		if smtp != nil {
+			w.SMTP = new(SMTPSettings)
+			if err := json.Unmarshal(smtp, w.SMTP); err != nil {
+				return p, fmt.Errorf("workspace %d: smtp: %w", w.ID, err)
 			}
-			if ruleName != nil {
-				p.RuleName = *ruleName
-			}
-			return p, nil
-		}, `SELECT `+deliveryColumns+`, w.id, w.name, w.timezone, w.actions_url, w.smtp, w.alert_webhook_url,
+		}
+		if ruleName != nil {
+			p.RuleName = *ruleName
+		}
+		return p, nil
+	}, `SELECT `+deliveryColumns+`, w.id, w.name, w.timezone, w.actions_url, w.smtp, w.alert_webhook_url,
 				w.alert_emails, w.retention_days, w.secret, w.previous_secret, w.previous_secret_until, w.created_at,
 				w.updated_at, coalesce(e.event_type, ''), e.conversation_id, e.contact_id, e.payload,
 				coalesce(e.payload_hash, ''), coalesce(e.source, ''), e.channel_source, e.caused_by,
@@ -170,10 +200,7 @@ func (s *SQL) ClaimPushDeliveries(ctx context.Context, c PushClaim) ([]PushDeliv
 			JOIN workspaces w ON w.id = d.workspace_id
 			LEFT JOIN events e ON e.id = dr.event_id
 			LEFT JOIN rules r ON r.workspace_id = d.workspace_id AND r.id = dr.rule_id
-			WHERE d.id IN `+list+` ORDER BY d.created_at, d.id`, arg)
-		return err
-	})
-	return out, wrap("claim deliveries", err)
+			`+where, args...)
 }
 
 // Settlement is the end of one delivery attempt.
@@ -349,14 +376,14 @@ func (s *SQL) ClaimOutbox(ctx context.Context, workspaceID int64, owner string, 
 			out = []Delivery{}
 			return err
 		}
-		list, arg := s.d.List(3, UUIDs(ids))
+		list, arg := s.d.List(4, UUIDs(ids))
 		if _, err := q.Exec(ctx, `UPDATE deliveries SET status = 'leased', lease_owner = $1, available_at = $2
-			WHERE id IN `+list, owner, now.Add(lease), arg); err != nil {
+			WHERE workspace_id = $3 AND id IN `+list, owner, now.Add(lease), workspaceID, arg); err != nil {
 			return err
 		}
-		list, arg = s.d.List(1, UUIDs(ids))
+		list, arg = s.d.List(2, UUIDs(ids))
 		out, err = queryAll(ctx, q, scanDeliveryRow, `SELECT `+deliveryColumns+deliveryFrom+`
-			WHERE d.id IN `+list+` ORDER BY d.created_at, d.id`, arg)
+			WHERE d.workspace_id = $1 AND d.id IN `+list+` ORDER BY d.created_at, d.id`, workspaceID, arg)
 		return err
 	})
 	return out, wrap("claim outbox actions", err)
@@ -511,15 +538,31 @@ func (s *SQL) ListDeliveries(ctx context.Context, workspaceID int64, f DeliveryF
 	if lq.Desc {
 		dir, op = "DESC", "<"
 	}
-	page := where
-	offset := int64(max(lq.Offset, 0))
+	// Two walks, merged: the rows in their key's order, whose id order is
+	// their (created_at, id) order, and the few unordered rows through
+	// their own index (Unordered). Each reads as many rows as the page
+	// and its offset could take from it.
+	ordered, unordered := where+` AND d.unordered IS NULL`, where+` AND d.unordered IS NOT NULL`
+	offset := max(lq.Offset, 0)
 	if lq.AfterTime != nil {
 		args = append(args, *lq.AfterTime, hexID(lq.AfterID))
-		page += fmt.Sprintf(` AND (d.created_at, d.id) %s ($%d, $%d)`, op, len(args)-1, len(args))
+		keyset := fmt.Sprintf(` AND (d.created_at, d.id) %s ($%d, $%d)`, op, len(args)-1, len(args))
+		ordered += keyset
+		unordered += keyset
 		offset = 0
 	}
-	limit, _ := pageArgs(Page{Limit: lq.Limit})
-	args = append(args, limit, offset)
+	want := int64(math.MaxInt64)
+	if lq.Limit > 0 {
+		want = int64(lq.Limit) + int64(offset)
+	}
+	byTimeArgs := append(slices.Clip(args), want)
+	if lq.AfterTime != nil {
+		// The same position as a range of the key, which the ordered
+		// rows' ids satisfy whenever their (created_at, id) does.
+		args = append(args, idBound(*lq.AfterTime, lq.Desc))
+		ordered += fmt.Sprintf(` AND d.id %s= $%d`, op, len(args))
+	}
+	args = append(args, want)
 	var (
 		out   []Delivery
 		total int
@@ -528,11 +571,29 @@ func (s *SQL) ListDeliveries(ctx context.Context, workspaceID int64, f DeliveryF
 		if err := q.QueryRow(ctx, `SELECT count(*)`+from+where, args[:countArgs]...).Scan(&total); err != nil {
 			return err
 		}
-		var err error
-		out, err = queryAll(ctx, q, scanDeliveryRow, `SELECT `+deliveryColumns+deliveryFrom+page+
-			fmt.Sprintf(` ORDER BY d.created_at %s, d.id %s LIMIT $%d OFFSET $%d`, dir, dir, len(args)-1, len(args)),
-			args...)
-		return err
+		byKey, err := queryAll(ctx, q, scanDeliveryRow, `SELECT `+deliveryColumns+deliveryFrom+ordered+
+			fmt.Sprintf(` ORDER BY d.id %s LIMIT $%d`, dir, len(args)), args...)
+		if err != nil {
+			return err
+		}
+		byTime, err := queryAll(ctx, q, scanDeliveryRow, `SELECT `+deliveryColumns+deliveryFrom+unordered+
+			fmt.Sprintf(` ORDER BY d.created_at %s, d.id %s LIMIT $%d`, dir, dir, len(byTimeArgs)), byTimeArgs...)
+		if err != nil {
+			return err
+		}
+		out = append(byKey, byTime...)
+		slices.SortFunc(out, func(a, b Delivery) int {
+			c := cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+			if lq.Desc {
+				return -c
+			}
+			return c
+		})
+		out = out[min(offset, len(out)):]
+		if lq.Limit > 0 && len(out) > lq.Limit {
+			out = out[:lq.Limit]
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, 0, wrap("list deliveries", err)

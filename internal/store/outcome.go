@@ -196,7 +196,9 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 			if d.Status == "" {
 				d.Status = DeliveryPending
 			}
-			d.AvailableAt, d.CreatedAt = orNow(d.AvailableAt, now), orNow(d.CreatedAt, now)
+			// A delivery is created with its run, at its event's time, so
+			// that its id (DeliveryID) sorts as (created_at, id) does.
+			d.AvailableAt, d.CreatedAt = orNow(d.AvailableAt, now), orNow(d.CreatedAt, created)
 			ra := actions[d.RunID]
 			switch {
 			case len(d.Action) == 0 && ra == nil:

@@ -223,9 +223,9 @@ const (
 
 	insertDeliveries = `
 		INSERT INTO deliveries (id, workspace_id, run_id, action_index, action, status, attempts, last_error,
-			available_at, created_at, target)
+			available_at, created_at, target, unordered)
 		SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::integer[], $5::text[], $6::text[],
-			$7::integer[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[])
+			$7::integer[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::boolean[])
 		ON CONFLICT DO NOTHING`
 
 	// Counters add up in the transaction's shard ($7) of rule_counters;
@@ -442,15 +442,20 @@ func outcomeBatch(r store.OutcomeRows, shard int16) (*pgx.Batch, error) {
 			statuses           = make([]string, n)
 			targets            = make([]*string, n)
 			available, created = make([]time.Time, n), make([]time.Time, n)
+			unordered          = make([]*bool, n) // NULL, or true (store.Unordered)
+			yes                = true
 		)
 		for i := range r.Deliveries {
 			d := &r.Deliveries[i]
 			ws[i], indexes[i], actions[i], statuses[i] = d.WorkspaceID, int32(d.ActionIndex), textOrNil(d.Action), d.Status
 			attempts[i], lastError[i], available[i], created[i] = int32(d.Attempts), d.LastError, d.AvailableAt, d.CreatedAt
 			targets[i] = d.Target
+			if store.Unordered(d.ID, d.CreatedAt) {
+				unordered[i] = &yes
+			}
 		}
 		b.Queue(insertDeliveries, ids, ws, runs, indexes, actions, statuses, attempts, lastError, available,
-			created, targets)
+			created, targets, unordered)
 	}
 	if n := len(r.Cooldowns); n > 0 {
 		var (

@@ -183,7 +183,7 @@ var (
 			executed = executed + excluded.executed, failed = failed + excluded.failed`,
 	}
 	insertDeliveries = multiRow{prefix: `INSERT OR FAIL INTO deliveries (id, workspace_id, run_id, action_index, action,
-		status, attempts, last_error, available_at, created_at, target) VALUES `, width: 11,
+		status, attempts, last_error, available_at, created_at, target, unordered) VALUES `, width: 12,
 		suffix: ` ON CONFLICT DO NOTHING`}
 
 	// Counters add up in shard 0 of rule_counters (the single writer never
@@ -335,7 +335,7 @@ func (s *Store) writeOutcomes(ctx context.Context, tx *sql.Tx, r store.OutcomeRo
 	for i := range r.Deliveries {
 		d := &r.Deliveries[i]
 		args = append(args, d.ID, d.WorkspaceID, d.RunID, d.ActionIndex, textOrNil(d.Action), d.Status,
-			d.Attempts, d.LastError, ms(d.AvailableAt), ms(d.CreatedAt), d.Target)
+			d.Attempts, d.LastError, ms(d.AvailableAt), ms(d.CreatedAt), d.Target, unordered(d.ID, d.CreatedAt))
 	}
 	if err := s.execRows(ctx, tx, insertDeliveries, args); err != nil {
 		return err
@@ -469,6 +469,14 @@ func (s *Store) ExtendLeases(ctx context.Context, claims []store.Claim, lease ti
 }
 
 // textOrNil is a JSON document as TEXT, or NULL when there is none.
+// unordered is a row's unordered column: 1, or NULL (store.Unordered).
+func unordered(id string, created time.Time) any {
+	if store.Unordered(id, created) {
+		return 1
+	}
+	return nil
+}
+
 func textOrNil(doc []byte) any {
 	if len(doc) == 0 {
 		return nil

@@ -70,6 +70,7 @@ func Run(t *testing.T, openWithClock ClockOpener) {
 		{"EventListings", testEventListings},
 		{"EventIsolation", testEventIsolation},
 		{"Outbox", testOutbox},
+		{"OutboxOrder", testOutboxOrder},
 		{"ReplyCooldowns", testReplyCooldowns},
 		{"EventRecord", testEventRecord},
 		{"Activities", testActivities},
