@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 )
@@ -533,67 +532,19 @@ func (s *SQL) ListDeliveries(ctx context.Context, workspaceID int64, f DeliveryF
 		add(` AND dr.rule_id = $%d`, f.RuleID)
 		from = deliveryFrom
 	}
-	countArgs := len(args)
-	dir, op := "ASC", ">"
-	if lq.Desc {
-		dir, op = "DESC", "<"
-	}
-	// Two walks, merged: the rows in their key's order, whose id order is
-	// their (created_at, id) order, and the few unordered rows through
-	// their own index (Unordered). Each reads as many rows as the page
-	// and its offset could take from it.
-	ordered, unordered := where+` AND d.unordered IS NULL`, where+` AND d.unordered IS NOT NULL`
-	offset := max(lq.Offset, 0)
-	if lq.AfterTime != nil {
-		args = append(args, *lq.AfterTime, hexID(lq.AfterID))
-		keyset := fmt.Sprintf(` AND (d.created_at, d.id) %s ($%d, $%d)`, op, len(args)-1, len(args))
-		ordered += keyset
-		unordered += keyset
-		offset = 0
-	}
-	want := int64(math.MaxInt64)
-	if lq.Limit > 0 {
-		want = int64(lq.Limit) + int64(offset)
-	}
-	byTimeArgs := append(slices.Clip(args), want)
-	if lq.AfterTime != nil {
-		// The same position as a range of the key, which the ordered
-		// rows' ids satisfy whenever their (created_at, id) does.
-		args = append(args, idBound(*lq.AfterTime, lq.Desc))
-		ordered += fmt.Sprintf(` AND d.id %s= $%d`, op, len(args))
-	}
-	args = append(args, want)
 	var (
 		out   []Delivery
 		total int
 	)
 	err := s.d.Read(ctx, func(q Querier) error {
-		if err := q.QueryRow(ctx, `SELECT count(*)`+from+where, args[:countArgs]...).Scan(&total); err != nil {
+		if err := q.QueryRow(ctx, `SELECT count(*)`+from+where, args...).Scan(&total); err != nil {
 			return err
 		}
-		byKey, err := queryAll(ctx, q, scanDeliveryRow, `SELECT `+deliveryColumns+deliveryFrom+ordered+
-			fmt.Sprintf(` ORDER BY d.id %s LIMIT $%d`, dir, len(args)), args...)
-		if err != nil {
-			return err
-		}
-		byTime, err := queryAll(ctx, q, scanDeliveryRow, `SELECT `+deliveryColumns+deliveryFrom+unordered+
-			fmt.Sprintf(` ORDER BY d.created_at %s, d.id %s LIMIT $%d`, dir, dir, len(byTimeArgs)), byTimeArgs...)
-		if err != nil {
-			return err
-		}
-		out = append(byKey, byTime...)
-		slices.SortFunc(out, func(a, b Delivery) int {
-			c := cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
-			if lq.Desc {
-				return -c
-			}
-			return c
-		})
-		out = out[min(offset, len(out)):]
-		if lq.Limit > 0 && len(out) > lq.Limit {
-			out = out[:lq.Limit]
-		}
-		return nil
+		var err error
+		out, err = keyPage[Delivery]{selectFrom: `SELECT ` + deliveryColumns + deliveryFrom, where: where, alias: "d",
+			args: args, scan: scanDeliveryRow, key: func(d Delivery) (time.Time, string) { return d.CreatedAt, d.ID },
+		}.read(ctx, q, lq)
+		return err
 	})
 	if err != nil {
 		return nil, 0, wrap("list deliveries", err)
