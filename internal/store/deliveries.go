@@ -31,7 +31,7 @@ const deliveryColumns = `d.id, d.workspace_id, d.run_id, dr.event_id, coalesce(d
 	de.conversation_id, de.contact_id, d.action, dr.actions, d.target, d.status, d.attempts, d.last_error,
 	d.available_at, d.created_at`
 
-const deliveryFrom = ` FROM deliveries d LEFT JOIN runs dr ON dr.id = d.run_id LEFT JOIN events de ON de.id = dr.event_id`
+const deliveryFrom = ` FROM deliveries d LEFT JOIN runs dr ON dr.workspace_id = d.workspace_id AND dr.id = d.run_id LEFT JOIN events de ON de.id = dr.event_id`
 
 func scanDelivery(r Scanner, extra ...any) (Delivery, error) {
 	var (

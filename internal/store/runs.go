@@ -228,12 +228,11 @@ func (s *SQL) finish(ctx context.Context, q Querier, workspaceID int64, runs []R
 	}
 	rows := map[string]Run{}
 	if len(matched) > 0 {
-		// The unary + keeps SQLite's planner on the primary key: offered
-		// the workspace's index, it scanned every run of the workspace.
+		// By key: (workspace_id, id).
 		list, arg := s.d.List(2, UUIDs(matched))
 		found, err := queryAll(ctx, q, scanRun, `
 			SELECT `+runColumns+` FROM runs r LEFT JOIN events e ON e.id = r.event_id
-			WHERE +r.workspace_id = $1 AND r.id IN `+list, workspaceID, arg)
+			WHERE r.workspace_id = $1 AND r.id IN `+list, workspaceID, arg)
 		if err != nil {
 			return nil, err
 		}
@@ -636,6 +635,17 @@ func (s *SQL) matchedRuns(ctx context.Context, q Querier, workspaceID int64, f R
 		args = append(args, f.Status)
 		where += fmt.Sprintf(` AND r.status = $%d`, len(args))
 	}
+	const from = ` FROM runs r LEFT JOIN events e ON e.id = r.event_id`
+	if f.RuleID == 0 {
+		// The workspace's matched runs: by key (keyorder.go).
+		runs, err := keyPage[Run]{selectFrom: `SELECT ` + runColumns + from, where: where, alias: "r", args: args,
+			scan: scanRun, key: func(r Run) (time.Time, string) { return r.CreatedAt, r.ID }}.read(ctx, q, lq)
+		if err != nil {
+			return nil, err
+		}
+		return runs, nameRuns(ctx, q, s.d, workspaceID, runs)
+	}
+	// A rule's: runs_rule holds them in (created_at, id) order.
 	dir, op := "ASC", ">"
 	if lq.Desc {
 		dir, op = "DESC", "<"
@@ -648,7 +658,7 @@ func (s *SQL) matchedRuns(ctx context.Context, q Querier, workspaceID int64, f R
 	}
 	limit, _ := pageArgs(Page{Limit: lq.Limit})
 	args = append(args, limit, offset)
-	return s.runRows(ctx, q, workspaceID, `SELECT `+runColumns+` FROM runs r LEFT JOIN events e ON e.id = r.event_id`+
+	return s.runRows(ctx, q, workspaceID, `SELECT `+runColumns+from+
 		where+fmt.Sprintf(` ORDER BY r.created_at %s, r.id %s LIMIT $%d OFFSET $%d`, dir, dir, len(args)-1, len(args)),
 		args...)
 }

@@ -216,14 +216,18 @@ func (d driver) ForUpdate() string { return "" }
 // (the first 13 characters of a run id are its 48 bits of milliseconds in
 // hex, and the 14th is always '-', just below '.'), or, for the runs of
 // events from before the decision record, runs_legacy_event: both halves
-// of the OR are index lookups. CROSS JOIN keeps the events outside, and
-// the unary + keeps the planner off the runs' workspace indexes (it would
-// walk every run of the workspace).
+// of the OR are index lookups (the first a range of the key,
+// (workspace_id, id)). CROSS JOIN keeps the events outside; each half
+// names the workspace, the second with a unary + (a condition common to
+// both halves, or usable in both, turns the OR into a walk of every run
+// of the workspace).
 func (d driver) JoinRunsOfEvent(run, event string) string {
 	prefix := fmt.Sprintf(`printf('%%08x-%%04x', %[1]s.created_at >> 16, %[1]s.created_at & 65535)`, event)
-	return fmt.Sprintf(` CROSS JOIN runs %[1]s ON +%[1]s.workspace_id = %[2]s.workspace_id
-		AND ((%[1]s.id > %[3]s || '-' AND %[1]s.id < %[3]s || '.' AND %[1]s.event_id = %[2]s.id)
-		  OR (%[1]s.legacy IS NOT NULL AND %[1]s.event_id = %[2]s.id))`, run, event, prefix)
+	return fmt.Sprintf(` CROSS JOIN runs %[1]s ON
+		   (%[1]s.workspace_id = %[2]s.workspace_id AND %[1]s.id > %[3]s || '-' AND %[1]s.id < %[3]s || '.'
+		    AND %[1]s.event_id = %[2]s.id)
+		OR (%[1]s.legacy IS NOT NULL AND %[1]s.event_id = %[2]s.id AND +%[1]s.workspace_id = %[2]s.workspace_id)`,
+		run, event, prefix)
 }
 
 func (d driver) LegacyRuns(run string) string { return " AND " + run + ".legacy IS NOT NULL" }

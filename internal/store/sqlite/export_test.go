@@ -57,6 +57,32 @@ func (s *Store) QueuePlans(ctx context.Context) (map[string]string, error) {
 	return out, nil
 }
 
+// KeyPlans returns SQLite's plans for the reads that walk runs and
+// deliveries by their (workspace_id, id) key (store/keyorder.go) and a
+// conversation's timeline (JoinRunsOfEvent), by name.
+func (s *Store) KeyPlans(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	for name, q := range map[string]string{
+		"timeline": `SELECT a.id FROM events e` + driver{}.JoinRunsOfEvent("a", "e") +
+			` WHERE e.workspace_id = 1 AND e.conversation_id = 'c'`,
+		"runs by key": `SELECT r.id FROM runs r WHERE r.workspace_id = 1 AND r.matched = 1 AND r.unordered IS NULL
+			AND (r.created_at, r.id) < (5, 'x') AND r.id <= 'x' ORDER BY r.id DESC LIMIT 5`,
+		"unordered runs": `SELECT r.id FROM runs r WHERE r.workspace_id = 1 AND r.matched = 1
+			AND r.unordered IS NOT NULL ORDER BY r.created_at, r.id LIMIT 5`,
+		"deliveries by key": `SELECT d.id FROM deliveries d WHERE d.workspace_id = 1 AND d.unordered IS NULL
+			AND (d.created_at, d.id) > (5, 'x') AND d.id >= 'x' ORDER BY d.id LIMIT 5`,
+		"unordered deliveries": `SELECT d.id FROM deliveries d WHERE d.workspace_id = 1
+			AND d.unordered IS NOT NULL ORDER BY d.created_at DESC, d.id DESC LIMIT 5`,
+	} {
+		p, err := s.plan(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = p
+	}
+	return out, nil
+}
+
 func (s *Store) plan(ctx context.Context, query string, args ...any) (string, error) {
 	rows, err := s.read.QueryContext(ctx, `EXPLAIN QUERY PLAN `+query, args...)
 	if err != nil {

@@ -23,7 +23,7 @@ func (s *Store) DeliveryOrigin(ctx context.Context, workspaceID int64, deliveryI
 	)
 	err := s.read.QueryRowContext(ctx, `
 		SELECT coalesce(r.rule_id, 0), coalesce(e.hops, 0), e.caused_by_rules
-		FROM deliveries d LEFT JOIN runs r ON r.id = d.run_id LEFT JOIN events e ON e.id = r.event_id
+		FROM deliveries d LEFT JOIN runs r ON r.workspace_id = d.workspace_id AND r.id = d.run_id LEFT JOIN events e ON e.id = r.event_id
 		WHERE d.workspace_id = ? AND d.id = ?`, workspaceID, id).Scan(&ruleID, &hops, &chain)
 	if err != nil {
 		return nil, 0, wrap("trace a delivery", notFound(err))

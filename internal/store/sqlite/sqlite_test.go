@@ -137,3 +137,37 @@ func TestQueueQueriesUseTheirIndexes(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyWalksUseTheirIndexes guards the reads that the (workspace_id, id)
+// keys of runs and deliveries serve: a listing walks a range of the key
+// (or the unordered rows' own index) in order, without sorting, and a
+// timeline finds an event's runs by a range of the key or, for runs from
+// before the decision record, by runs_legacy_event.
+func TestKeyWalksUseTheirIndexes(t *testing.T) {
+	t.Parallel()
+	s := open(t, filepath.Join(t.TempDir(), "sb.db"), sqlite.Options{})
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	plans, err := s.KeyPlans(t.Context())
+	if err != nil {
+		t.Fatalf("EXPLAIN: %v", err)
+	}
+	for name, want := range map[string][]string{
+		"timeline": {"MULTI-INDEX OR", "SEARCH a USING PRIMARY KEY (workspace_id=? AND id>? AND id<?)",
+			"SEARCH a USING INDEX runs_legacy_event (event_id=?)"},
+		"runs by key":          {"SEARCH r USING PRIMARY KEY (workspace_id=? AND id<?)"},
+		"unordered runs":       {"SEARCH r USING INDEX runs_unordered (workspace_id=?)"},
+		"deliveries by key":    {"SEARCH d USING PRIMARY KEY (workspace_id=? AND id>?)"},
+		"unordered deliveries": {"SEARCH d USING INDEX deliveries_unordered (workspace_id=?)"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(plans[name], w) {
+				t.Errorf("%s plan lacks %q:\n%s", name, w, plans[name])
+			}
+		}
+		if strings.Contains(plans[name], "TEMP B-TREE") {
+			t.Errorf("%s plan sorts:\n%s", name, plans[name])
+		}
+	}
+}
