@@ -86,7 +86,8 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 	}
 	nWorkers, batch := config.WorkersFor(c.Workers, st.Dialect())
 	workers := pipeline.StartWorkers(st, pipeline.NewEngine(st, programs, clk), pipeline.WorkerOptions{
-		Workers: nWorkers, Batch: batch, Lease: c.Lease, Clock: clk, Logger: log})
+		Workers: nWorkers, Batch: batch, Lease: c.Lease, Clock: clk, Logger: log,
+		HoldUntilCommitted: st.Dialect() == "sqlite"})
 	// The scheduler enqueues the events of time-based triggers as their
 	// waits come due, every --scheduler-interval (once across nodes).
 	sched := scheduler.New(st, clk, c.SchedulerInterval, log)
@@ -115,7 +116,7 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 		// SQLite's commits block a thread in fsync; keep the cores busy.
 		defer pipeline.SpareProc()()
 	}
-	ingester := pipeline.NewIngester(st, pipeline.IngesterOptions{Committers: committers, Notify: workers.Wake,
+	ingester := pipeline.NewIngester(st, pipeline.IngesterOptions{Committers: committers, Notify: workers.WakeFor,
 		HandOff: workers.HandOff})
 
 	api := httpapi.New(httpapi.Config{MultiWorkspace: c.MultiWorkspace, Version: version()},

@@ -113,7 +113,7 @@ func testHandOffOrder(t *testing.T, e *env) {
 	rec := &recorder{Processor: e.engine, active: map[string]bool{}, order: map[string][]string{}}
 	w := pipeline.StartWorkers(e.st, rec, pipeline.WorkerOptions{Workers: 4, Batch: 4, Clock: e.clock,
 		IdlePoll: 10 * time.Millisecond})
-	in := pipeline.NewIngester(e.st, pipeline.IngesterOptions{HandOff: w.HandOff, Notify: w.Wake})
+	in := pipeline.NewIngester(e.st, pipeline.IngesterOptions{HandOff: w.HandOff, Notify: w.WakeFor})
 	want := map[string][]string{}
 	for i := range 120 {
 		conv := fmt.Sprintf("conv-%d", i%5)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/switchboard-hq/switchboard/internal/store"
@@ -31,7 +32,7 @@ type Ingester struct {
 	store     store.Events
 	maxEvents int
 	queue     chan *pending
-	notify    func()
+	notify    func(workspaces []int64)
 	handOff   func(commit func(store.HandOff) ([]store.Claim, error)) error
 
 	mu      sync.RWMutex
@@ -52,8 +53,10 @@ type IngesterOptions struct {
 	// Committers is how many commits may be in flight at once (default 1,
 	// right for SQLite's single writer; PostgreSQL benefits from a few).
 	Committers int
-	// Notify is called after each commit, to wake idle workers.
-	Notify func()
+	// Notify is called after each commit that left events to claim, with
+	// the workspaces of the events it stored, to wake idle workers
+	// (Workers.WakeFor).
+	Notify func(workspaces []int64)
 	// HandOff, when set, runs each commit (Workers.HandOff), so that the
 	// commit can hand some of its events to the workers already claimed.
 	HandOff func(commit func(store.HandOff) ([]store.Claim, error)) error
@@ -157,7 +160,7 @@ func (in *Ingester) commitLoop() {
 		// Wake the workers for the events left to claim; those handed off
 		// are on their way already.
 		if err == nil && in.notify != nil && stored(groups) > handed {
-			in.notify()
+			in.notify(storedWorkspaces(groups))
 		}
 	}
 }
@@ -179,6 +182,22 @@ func (in *Ingester) commit(ctx context.Context, groups []*store.IngestGroup) (in
 
 // stored counts the events a commit stored: not in a failed group, not
 // duplicates.
+// storedWorkspaces lists the workspaces of the events a commit stored.
+func storedWorkspaces(groups []*store.IngestGroup) []int64 {
+	var out []int64
+	for _, g := range groups {
+		if g.Err != nil {
+			continue
+		}
+		for i, r := range g.Results {
+			if ws := g.Events[i].WorkspaceID; !r.Duplicate && !slices.Contains(out, ws) {
+				out = append(out, ws)
+			}
+		}
+	}
+	return out
+}
+
 func stored(groups []*store.IngestGroup) int {
 	n := 0
 	for _, g := range groups {

@@ -38,6 +38,17 @@ type WorkerOptions struct {
 	// Backoff returns the delay before retry number attempt (1-based);
 	// default exponential from 1s with ±20% jitter, capped at 5 minutes.
 	Backoff func(attempt int) time.Duration
+	// HoldUntilCommitted keeps a batch's workspaces held until its
+	// outcomes are committed, rather than until its last event of each
+	// is processed. On a store with one writer (SQLite) another worker's
+	// claim of the same workspace during the commit only waits for the
+	// writer, and cuts the batches short: with 2 workers on one busy
+	// workspace they averaged 15 events (and as many empty claims as
+	// batches) against 45 when held, and switchboard bench with 100 rules
+	// processed ~10 % fewer events. Where commits run side by side
+	// (PostgreSQL), letting go early lets another worker start the
+	// workspace's next batch meanwhile.
+	HoldUntilCommitted bool
 }
 
 // Workers is a pool of event workers.
@@ -82,6 +93,9 @@ type Workers struct {
 	// inflight counts the hand-off commits under way: each may yet add a
 	// holder to any workspace, so capped counts them against every one.
 	inflight int
+	// missed is set when WakeFor woke nobody because every workspace it
+	// named was at the cap: the next worker to let one go wakes the pool.
+	missed bool
 	// started is set by Start; idle counts the started workers waiting
 	// for work (see HandOff).
 	started atomic.Bool
@@ -149,6 +163,30 @@ func DefaultBackoff(attempt int) time.Duration {
 	d = min(d, 5*time.Minute)
 	jitter := 0.8 + 0.4*rand.Float64()
 	return time.Duration(float64(d) * jitter)
+}
+
+// WakeFor wakes an idle worker for new events of the workspaces, unless
+// every one of them is held at the cap: an idle worker's claim would pass
+// over their events and find nothing, at the cost of a write transaction
+// (with one workspace busy, one per ingest commit). Their holders claim
+// again when their batches end; a holder whose batch was a hand-off does
+// not, so the first worker to let a workspace go wakes the pool then.
+func (w *Workers) WakeFor(workspaces []int64) {
+	w.mu.Lock()
+	held := len(workspaces) > 0
+	for _, ws := range workspaces {
+		if w.holders[ws]+w.inflight < w.WorkspaceCap() {
+			held = false
+			break
+		}
+	}
+	if held {
+		w.missed = true
+	}
+	w.mu.Unlock()
+	if !held {
+		w.Wake()
+	}
 }
 
 // Wake tells idle workers that events arrived.
@@ -554,13 +592,14 @@ func (b *batch) unsettled(from int) []store.Claim {
 // event of it.
 func (b *batch) finished(i int) {
 	ws := b.claims[i].Event.WorkspaceID
-	if b.left[ws]--; b.left[ws] == 0 {
+	if b.left[ws]--; b.left[ws] == 0 && !b.w.opts.HoldUntilCommitted {
 		delete(b.left, ws)
 		b.w.letGo(ws)
 	}
 }
 
-// close stops the renewals and lets go of every workspace still held.
+// close stops the renewals and lets go of every workspace still held
+// (with HoldUntilCommitted, every workspace of the batch).
 func (b *batch) close() {
 	close(b.stop)
 	b.wg.Wait()
@@ -574,9 +613,14 @@ func (b *batch) close() {
 
 func (w *Workers) letGo(ws int64) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.holders[ws]--; w.holders[ws] <= 0 {
 		delete(w.holders, ws)
+	}
+	missed := w.missed
+	w.missed = false
+	w.mu.Unlock()
+	if missed {
+		w.Wake()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -381,6 +382,80 @@ func TestHostileWorkspaceDoesNotStallOthers(t *testing.T) {
 			if limited == 0 {
 				t.Errorf("no hostile run reached evaluation_limit: %d runs", len(hostileRuns))
 			}
+		})
+	}
+}
+
+// blockedCommits is a store whose CompleteEvents waits for release once
+// entered, so a test can act while a batch is being committed.
+type blockedCommits struct {
+	pipeline.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockedCommits) CompleteEvents(ctx context.Context, items []store.Completion) ([]error, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return b.Store.CompleteEvents(ctx, items)
+}
+
+// TestHoldUntilCommitted: with HoldUntilCommitted, a batch's workspace is
+// held (at the cap) until its outcomes are committed, so another worker
+// claims none of its events meanwhile, and still takes another
+// workspace's; without it, the workspace is let go once its last event is
+// processed, and the other worker takes its next events during the
+// commit.
+func TestHoldUntilCommitted(t *testing.T) {
+	t.Parallel()
+	for _, hold := range []bool{true, false} {
+		t.Run(fmt.Sprintf("hold=%v", hold), func(t *testing.T) {
+			forEachDialect(t, func(t *testing.T, e *env) {
+				ctx := context.Background()
+				other, _, _, err := tenancy.CreateWorkspace(ctx, e.st, "globex", "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				ingestMany(t, e.st, e.clock, e.ws.ID, 8, func(int) string { return `{}` })
+				ingestMany(t, e.st, e.clock, other.ID, 1, func(int) string { return `{}` })
+				st := &blockedCommits{Store: e.st, entered: make(chan struct{}), release: make(chan struct{})}
+				var (
+					mu        sync.Mutex
+					processed []int64 // the workspace of each event processed, in order
+				)
+				proc := processorFunc(func(ctx context.Context, ev store.Event) (store.Outcome, error) {
+					mu.Lock()
+					processed = append(processed, ev.WorkspaceID)
+					mu.Unlock()
+					return store.Outcome{Status: store.EventProcessed}, nil
+				})
+				w := pipeline.NewWorkers(st, proc, pipeline.WorkerOptions{Workers: 2, Batch: 4, Clock: e.clock,
+					HoldUntilCommitted: hold})
+				cycles := make(chan error, 2)
+				cycle := func() {
+					_, err := w.Cycle(ctx)
+					cycles <- err
+				}
+				go cycle() // acme's four oldest events, then blocked in their commit
+				<-st.entered
+				go cycle() // the second worker, during the first one's commit
+				<-st.entered
+				mu.Lock()
+				second := slices.Clone(processed[4:])
+				mu.Unlock()
+				close(st.release)
+				for range 2 {
+					if err := <-cycles; err != nil {
+						t.Fatal(err)
+					}
+				}
+				switch {
+				case hold && !slices.Equal(second, []int64{other.ID}):
+					t.Errorf("held through the commit: the second worker processed events of %v; want globex's alone", second)
+				case !hold && !slices.Contains(second, e.ws.ID):
+					t.Errorf("let go before the commit: the second worker processed events of %v; want acme's next", second)
+				}
+			})
 		})
 	}
 }
