@@ -1,9 +1,11 @@
 package postgres_test
 
 import (
-	"slices"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/switchboard-hq/switchboard/internal/store"
 	"github.com/switchboard-hq/switchboard/internal/store/storetest"
@@ -51,35 +53,20 @@ func TestMigration0014(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	var unordered []string
-	rows, err := db.Query(ctx, `SELECT id::text FROM deliveries WHERE unordered`)
+	storetest.CheckMigration0014(t, s, event, run, older, newer, created,
+		queryStrings(t, db, `SELECT id::text FROM deliveries WHERE unordered`))
+}
+
+// queryStrings returns the one text column of a query's rows.
+func queryStrings(t *testing.T, db *pgxpool.Pool, query string) []string {
+	t.Helper()
+	rows, err := db.Query(t.Context(), query)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		unordered = append(unordered, id)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(unordered, []string{older}) {
-		t.Errorf("unordered deliveries = %v, want only %s", unordered, older)
-	}
-	for _, id := range []string{older, newer} {
-		if d, err := s.GetDelivery(ctx, 1, id); err != nil || d.RunID != run || d.EventID != event {
-			t.Errorf("GetDelivery(%s) = %+v, %v", id, d, err)
-		}
-	}
-	list, total, err := s.ListDeliveries(ctx, 1, store.DeliveryFilter{Now: created}, store.ListQuery{Limit: 10})
-	got := make([]string, len(list))
-	for i, d := range list {
-		got[i] = d.ID
-	}
-	if err != nil || total != 2 || !slices.Equal(got, []string{newer, older}) {
-		t.Errorf("ListDeliveries = %v, %d, %v; want [%s %s] (by created_at)", got, total, err, newer, older)
-	}
+	return out
 }

@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"slices"
 	"testing"
 	"time"
 
@@ -58,42 +57,5 @@ func TestMigration0015(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	var unordered []string
-	rows, err := db.Query(ctx, `SELECT id::text FROM runs WHERE unordered`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		unordered = append(unordered, id)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(unordered, []string{oldRun}) {
-		t.Errorf("unordered runs = %v, want only %s", unordered, oldRun)
-	}
-	for _, id := range []string{oldRun, newRun} {
-		if r, err := s.GetRun(ctx, 1, id); err != nil || r.ID != id {
-			t.Errorf("GetRun(%s) = %+v, %v", id, r, err)
-		}
-	}
-	yes := true
-	for _, desc := range []bool{false, true} {
-		list, _, err := s.ListRuns(ctx, 1, store.RunFilter{Matched: &yes}, store.ListQuery{Limit: 10, Desc: desc})
-		got := make([]string, len(list))
-		for i, r := range list {
-			got[i] = r.ID
-		}
-		want := []string{newRun, oldRun} // created 7000, then 9000
-		if desc {
-			slices.Reverse(want)
-		}
-		if err != nil || !slices.Equal(got, want) {
-			t.Errorf("ListRuns(matched, desc %v) = %v, %v; want %v", desc, got, err, want)
-		}
-	}
+	storetest.CheckMigration0015(t, s, oldRun, newRun, queryStrings(t, db, `SELECT id::text FROM runs WHERE unordered`))
 }

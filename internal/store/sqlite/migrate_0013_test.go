@@ -65,21 +65,7 @@ func TestMigration0013(t *testing.T) {
 		t.Fatalf("Migrate: %v", err)
 	}
 
-	var legacy []string
-	rows, err := db.QueryContext(ctx, `SELECT id FROM runs WHERE legacy IS NOT NULL`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		legacy = append(legacy, id)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	legacy := queryStrings(t, db, `SELECT id FROM runs WHERE legacy IS NOT NULL`)
 	if !slices.Equal(legacy, []string{oldRun}) {
 		t.Errorf("legacy runs = %v, want only %s", legacy, oldRun)
 	}

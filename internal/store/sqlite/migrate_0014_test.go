@@ -1,13 +1,14 @@
 package sqlite_test
 
 import (
+	"database/sql"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/switchboard-hq/switchboard/internal/store"
 	"github.com/switchboard-hq/switchboard/internal/store/sqlite"
+	"github.com/switchboard-hq/switchboard/internal/store/storetest"
 )
 
 // TestMigration0014 keeps two deliveries across the step that keys
@@ -51,35 +52,28 @@ func TestMigration0014(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	var unordered []string
-	rows, err := db.QueryContext(ctx, `SELECT id FROM deliveries WHERE unordered IS NOT NULL`)
+	storetest.CheckMigration0014(t, s, event, run, older, newer, created,
+		queryStrings(t, db, `SELECT id FROM deliveries WHERE unordered IS NOT NULL`))
+}
+
+// queryStrings returns the one text column of a query's rows.
+func queryStrings(t *testing.T, db *sql.DB, query string) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), query)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rows.Close()
+	var out []string
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var v string
+		if err := rows.Scan(&v); err != nil {
 			t.Fatal(err)
 		}
-		unordered = append(unordered, id)
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(unordered, []string{older}) {
-		t.Errorf("unordered deliveries = %v, want only %s", unordered, older)
-	}
-	for _, id := range []string{older, newer} {
-		if d, err := s.GetDelivery(ctx, 1, id); err != nil || d.RunID != run || d.EventID != event {
-			t.Errorf("GetDelivery(%s) = %+v, %v", id, d, err)
-		}
-	}
-	list, total, err := s.ListDeliveries(ctx, 1, store.DeliveryFilter{Now: created}, store.ListQuery{Limit: 10})
-	got := make([]string, len(list))
-	for i, d := range list {
-		got[i] = d.ID
-	}
-	if err != nil || total != 2 || !slices.Equal(got, []string{newer, older}) {
-		t.Errorf("ListDeliveries = %v, %d, %v; want [%s %s] (by created_at)", got, total, err, newer, older)
-	}
+	return out
 }

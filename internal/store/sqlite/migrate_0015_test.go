@@ -2,12 +2,12 @@ package sqlite_test
 
 import (
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/switchboard-hq/switchboard/internal/store"
 	"github.com/switchboard-hq/switchboard/internal/store/sqlite"
+	"github.com/switchboard-hq/switchboard/internal/store/storetest"
 )
 
 // TestMigration0015 keeps two matched runs across the step that keys runs
@@ -58,44 +58,8 @@ func TestMigration0015(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	var unordered []string
-	rows, err := db.QueryContext(ctx, `SELECT id FROM runs WHERE unordered IS NOT NULL`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		unordered = append(unordered, id)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(unordered, []string{oldRun}) {
-		t.Errorf("unordered runs = %v, want only %s", unordered, oldRun)
-	}
-	for _, id := range []string{oldRun, newRun} {
-		if r, err := s.GetRun(ctx, 1, id); err != nil || r.ID != id {
-			t.Errorf("GetRun(%s) = %+v, %v", id, r, err)
-		}
-	}
-	yes := true
-	for _, desc := range []bool{false, true} {
-		list, _, err := s.ListRuns(ctx, 1, store.RunFilter{Matched: &yes}, store.ListQuery{Limit: 10, Desc: desc})
-		got := make([]string, len(list))
-		for i, r := range list {
-			got[i] = r.ID
-		}
-		want := []string{newRun, oldRun} // created 7000, then 9000
-		if desc {
-			slices.Reverse(want)
-		}
-		if err != nil || !slices.Equal(got, want) {
-			t.Errorf("ListRuns(matched, desc %v) = %v, %v; want %v", desc, got, err, want)
-		}
-	}
+	storetest.CheckMigration0015(t, s, oldRun, newRun,
+		queryStrings(t, db, `SELECT id FROM runs WHERE unordered IS NOT NULL`))
 	acts, total, err := s.ListActivities(ctx, 1, "conv-1", store.ListQuery{})
 	if err != nil || total != 2 || len(acts) != 2 {
 		t.Fatalf("ListActivities = %+v, %d, %v; want both runs", acts, total, err)
