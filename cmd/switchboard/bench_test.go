@@ -107,9 +107,11 @@ func TestBenchCommand(t *testing.T) {
 				latencies = append(latencies, bench.LabelHalfRate)
 			}
 			for _, label := range latencies {
-				f := figures(t, report, label) // p50 / p99 ms (samples)
-				if len(f) < 3 || f[0] < 0 || f[1] <= 0 || f[1] < f[0] || f[2] <= 0 {
-					t.Errorf("%s: want p50 ≤ p99, p99 > 0 and samples, got %v", label, f)
+				// p50 / p99 ms (samples). Without rules both may be 0: an
+				// event nothing evaluates is processed by its ingest commit.
+				f := figures(t, report, label)
+				if len(f) < 3 || f[0] < 0 || f[1] < f[0] || f[2] <= 0 {
+					t.Errorf("%s: want 0 ≤ p50 ≤ p99 and samples, got %v", label, f)
 				}
 			}
 			counts := figures(t, report, bench.LabelCounts)

@@ -85,7 +85,8 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 		}
 	}
 	nWorkers, batch := config.WorkersFor(c.Workers, st.Dialect())
-	workers := pipeline.StartWorkers(st, pipeline.NewEngine(st, programs, clk), pipeline.WorkerOptions{
+	engine := pipeline.NewEngine(st, programs, clk)
+	workers := pipeline.StartWorkers(st, engine, pipeline.WorkerOptions{
 		Workers: nWorkers, Batch: batch, Lease: c.Lease, Clock: clk, Logger: log,
 		HoldUntilCommitted: st.Dialect() == "sqlite"})
 	// The scheduler enqueues the events of time-based triggers as their
@@ -116,8 +117,10 @@ func serve(ctx context.Context, args []string, stdout, stderr *os.File) error {
 		// SQLite's commits block a thread in fsync; keep the cores busy.
 		defer pipeline.SpareProc()()
 	}
+	// An event nothing evaluates is stored finished by its ingest commit
+	// (Engine.Settle); the others go to the workers, some handed off.
 	ingester := pipeline.NewIngester(st, pipeline.IngesterOptions{Committers: committers, Notify: workers.WakeFor,
-		HandOff: workers.HandOff})
+		HandOff: workers.HandOff, Settle: engine.Settle})
 
 	api := httpapi.New(httpapi.Config{MultiWorkspace: c.MultiWorkspace, Version: version()},
 		httpapi.Deps{Store: st, Clock: clk, Logger: log, Registry: reg, Programs: programs,

@@ -144,7 +144,8 @@ type Workload struct {
 }
 
 // Latency is ingest (the event's created_at) → processed (processed_at),
-// read from a uniform sample of the phase's accepted events.
+// read from a uniform sample of the phase's accepted events. An event
+// that nothing evaluates is processed by the commit that stores it: 0.
 type Latency struct {
 	P50Ms   float64 `json:"p50_ms"`
 	P99Ms   float64 `json:"p99_ms"`

@@ -217,6 +217,12 @@ func (p *Program) ContactListIDs(triggerType string) []int64 {
 	return nil
 }
 
+// Listens reports whether an active rule has triggerType for trigger.
+func (p *Program) Listens(triggerType string) bool {
+	ts := p.byTrigger[triggerType]
+	return ts != nil && len(ts.rules) > 0
+}
+
 // CooldownRuleIDs returns the active rules of triggerType that have a
 // cooldown, so the caller looks up their last matches for the event's
 // rollout key only (Input.LastMatched).

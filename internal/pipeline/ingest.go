@@ -34,6 +34,7 @@ type Ingester struct {
 	queue     chan *pending
 	notify    func(workspaces []int64)
 	handOff   func(commit func(store.HandOff) ([]store.Claim, error)) error
+	settle    func(ctx context.Context, e *store.NewEvent)
 
 	mu      sync.RWMutex
 	stopped bool
@@ -60,6 +61,11 @@ type IngesterOptions struct {
 	// HandOff, when set, runs each commit (Workers.HandOff), so that the
 	// commit can hand some of its events to the workers already claimed.
 	HandOff func(commit func(store.HandOff) ([]store.Claim, error)) error
+	// Settle, when set, is offered each event before it is queued for a
+	// commit, in the request's goroutine (Engine.Settle): an event it
+	// gives a settled outcome (store.NewEvent.Settled) may be stored
+	// finished, with no worker involved.
+	Settle func(ctx context.Context, e *store.NewEvent)
 }
 
 // NewIngester starts the committer goroutines.
@@ -71,7 +77,7 @@ func NewIngester(s store.Events, opts IngesterOptions) *Ingester {
 		opts.Committers = 1
 	}
 	in := &Ingester{store: s, maxEvents: opts.MaxEvents, queue: make(chan *pending, 4096),
-		notify: opts.Notify, handOff: opts.HandOff, done: make(chan struct{})}
+		notify: opts.Notify, handOff: opts.HandOff, settle: opts.Settle, done: make(chan struct{})}
 	var wg sync.WaitGroup
 	for range opts.Committers {
 		wg.Add(1)
@@ -91,6 +97,13 @@ func NewIngester(s store.Events, opts IngesterOptions) *Ingester {
 // are durably committed — the caller may answer 202 only then. The
 // group's per-event results and its idempotency outcome are filled in.
 func (in *Ingester) Ingest(ctx context.Context, g *store.IngestGroup) error {
+	if in.settle != nil {
+		// Here rather than in the commit: requests decide side by side,
+		// the committer is one goroutine.
+		for i := range g.Events {
+			in.settle(ctx, &g.Events[i])
+		}
+	}
 	p := &pending{group: g, err: make(chan error, 1)}
 	in.mu.RLock()
 	if in.stopped {
@@ -158,7 +171,7 @@ func (in *Ingester) commitLoop() {
 			p.err <- err
 		}
 		// Wake the workers for the events left to claim; those handed off
-		// are on their way already.
+		// are on their way already, those settled finished.
 		if err == nil && in.notify != nil && stored(groups) > handed {
 			in.notify(storedWorkspaces(groups))
 		}
@@ -180,9 +193,8 @@ func (in *Ingester) commit(ctx context.Context, groups []*store.IngestGroup) (in
 	return handed, err
 }
 
-// stored counts the events a commit stored: not in a failed group, not
-// duplicates.
-// storedWorkspaces lists the workspaces of the events a commit stored.
+// storedWorkspaces lists the workspaces of the events a commit stored for
+// the workers.
 func storedWorkspaces(groups []*store.IngestGroup) []int64 {
 	var out []int64
 	for _, g := range groups {
@@ -190,7 +202,7 @@ func storedWorkspaces(groups []*store.IngestGroup) []int64 {
 			continue
 		}
 		for i, r := range g.Results {
-			if ws := g.Events[i].WorkspaceID; !r.Duplicate && !slices.Contains(out, ws) {
+			if ws := g.Events[i].WorkspaceID; queued(r) && !slices.Contains(out, ws) {
 				out = append(out, ws)
 			}
 		}
@@ -198,6 +210,8 @@ func storedWorkspaces(groups []*store.IngestGroup) []int64 {
 	return out
 }
 
+// stored counts the events a commit stored for the workers: not in a
+// failed group, not duplicates, not settled.
 func stored(groups []*store.IngestGroup) int {
 	n := 0
 	for _, g := range groups {
@@ -205,10 +219,12 @@ func stored(groups []*store.IngestGroup) int {
 			continue
 		}
 		for _, r := range g.Results {
-			if !r.Duplicate {
+			if queued(r) {
 				n++
 			}
 		}
 	}
 	return n
 }
+
+func queued(r store.Ingested) bool { return !r.Duplicate && !r.Settled }

@@ -106,6 +106,40 @@ func (en *Engine) Process(ctx context.Context, e store.Event) (store.Outcome, er
 	return out, nil
 }
 
+// Settle decides, before an event is stored, the outcome of one that
+// nothing in its workspace evaluates — no active rule listens to its
+// trigger or waits on time, it targets no rule and continues no chain —
+// and sets it as the event's Settled (store.NewEvent), so that the ingest
+// commit may store the event finished rather than queue it for a worker
+// that would decide the same: no run, the conversation's state learned,
+// skipped while the workspace is paused. It is what Process decides for
+// such an event, without the parse of the payload that evaluation needs
+// and rules without conditions do not. An event without occurred_at
+// gets its default here (arrival), since the conversation's times are
+// taken from it. When the rules cannot be read the event is left to the
+// workers.
+func (en *Engine) Settle(ctx context.Context, ne *store.NewEvent) {
+	ne.Settled = nil
+	e := &ne.Event
+	if e.TargetRuleID != nil || e.CausedBy != nil || rules.IsTimeTrigger(e.EventType) {
+		return
+	}
+	c, err := en.programs.Get(ctx, e.WorkspaceID)
+	if err != nil {
+		return
+	}
+	if p := c.Program; p.Listens(e.EventType) ||
+		p.Listens(rules.TriggerUnansweredByTeam) || p.Listens(rules.TriggerUnansweredByClient) {
+		return
+	}
+	now := en.clock.Now()
+	if e.OccurredAt.IsZero() {
+		e.OccurredAt = now
+	}
+	out := buildOutcome(*e, &engine.Plan{Paused: c.Control.PausedAt(now)}, c, now, nil)
+	ne.Settled = &out
+}
+
 // EventInput maps a stored event to the engine's input (without the
 // pre-resolved lookups and the time).
 func EventInput(e store.Event) engine.Input {

@@ -76,12 +76,25 @@ type NewEvent struct {
 	// first event; RequestHash tells a retry from a different request.
 	IdempotencyKey string
 	RequestHash    string
+	// Settled, when set, is the event's outcome decided before it is
+	// stored, because nothing in its workspace evaluates it
+	// (pipeline.Engine.Settle): a final status and what the event tells
+	// of its conversation, nothing that needs the event's id (Settleable).
+	// The commit that stores the event writes it finished with that
+	// outcome when the event may be processed at once — no unfinished
+	// event of its order key before it, as for a claim — and otherwise
+	// queues it for the workers, who decide afresh.
+	Settled *Outcome
 }
 
 // Ingested is the outcome for one NewEvent.
 type Ingested struct {
 	Event     Event
 	Duplicate bool // the idempotency key matched an earlier event
+	// Settled: stored finished with its NewEvent.Settled outcome; no
+	// worker has anything to do for it. Event keeps the status it was
+	// accepted with (pending), as for an event claimed at ingestion.
+	Settled bool
 }
 
 // IngestGroup is the events of one request: stored all together or not

@@ -40,11 +40,16 @@ type IngestHit struct {
 type IngestPlan struct {
 	Events []Event
 	Keys   []IngestKeyRow
+	// Settled holds, for each event, the outcome it may be stored finished
+	// with (NewEvent.Settled, when Settleable), else nil.
+	Settled []*Outcome
 	// Set by Claim: each event's fence (0 when it is not claimed), the
 	// lease's owner and when it expires.
 	Fences         []int64
 	Owner          string
 	LeaseExpiresAt time.Time
+	// results[i] is the Ingested of Events[i], marked when Claim settles it.
+	results []*Ingested
 }
 
 // IngestKeyRow is an idempotency key to record with its event.
@@ -71,6 +76,8 @@ func PlanIngest(groups []*IngestGroup, found map[IngestKey]IngestHit, now time.T
 		var (
 			results = make([]Ingested, len(g.Events))
 			events  []Event
+			settled []*Outcome
+			at      []int // the result of each of events
 			keys    []IngestKeyRow
 			mine    map[IngestKey]IngestHit // keys first used by this group
 		)
@@ -107,6 +114,11 @@ func PlanIngest(groups []*IngestGroup, found map[IngestKey]IngestHit, now time.T
 			}
 			results[i] = Ingested{Event: ev}
 			events = append(events, ev)
+			var o *Outcome
+			if Settleable(ne.Settled) {
+				o = ne.Settled
+			}
+			settled, at = append(settled, o), append(at, i)
 		}
 		if g.Err != nil {
 			continue
@@ -116,6 +128,10 @@ func PlanIngest(groups []*IngestGroup, found map[IngestKey]IngestHit, now time.T
 		}
 		g.Results = results
 		plan.Events = append(plan.Events, events...)
+		plan.Settled = append(plan.Settled, settled...)
+		for _, i := range at {
+			plan.results = append(plan.results, &results[i])
+		}
 		plan.Keys = append(plan.Keys, keys...)
 	}
 	return plan
@@ -142,6 +158,16 @@ func CheckGroup(g *IngestGroup) {
 	}
 }
 
+// Settleable reports whether an outcome decided before its event was
+// stored may finish the event as it is stored: a final status and the
+// conversation's state only. Runs, deliveries, counters, cooldowns,
+// waits and chains are left to the workers: their rows name the event
+// (its id and time are the store's) or need reads of the queue's state.
+func Settleable(o *Outcome) bool {
+	return o != nil && CheckOutcome(o) == nil && len(o.Runs) == 0 && len(o.Deliveries) == 0 &&
+		len(o.Counters) == 0 && len(o.Cooldowns) == 0 && o.Waits == nil && o.Hops == 0 && o.CausedByRules == nil
+}
+
 // HandOff asks an ingest commit to claim some of the events it stores for
 // the workers of its own node, so that they start on them at once instead
 // of claiming them from the store in a transaction of their own: the
@@ -160,13 +186,12 @@ type HandOff struct {
 	Exclude []int64 // workspaces whose events are not claimed
 }
 
-// Candidates returns the positions in p.Events that h may claim before the
-// store checks for unfinished events of their order keys: the first new
-// event of each order key, outside h.Exclude, in commit order.
+// Candidates returns the positions in p.Events that the commit may settle
+// or h may claim, before the store checks for unfinished events of their
+// order keys: the first new event of each order key, when it is
+// settleable or outside h.Exclude (with a limit), in commit order. A
+// later event of the key waits for it in the queue, whatever it becomes.
 func (p *IngestPlan) Candidates(h HandOff) []int {
-	if h.Limit <= 0 {
-		return nil
-	}
 	var (
 		out  []int
 		seen = map[OrderRef]bool{}
@@ -178,12 +203,14 @@ func (p *IngestPlan) Candidates(h HandOff) []int {
 			continue
 		}
 		seen[ref] = true
-		if !slices.Contains(h.Exclude, e.WorkspaceID) {
+		if p.settles(i) || (h.Limit > 0 && !slices.Contains(h.Exclude, e.WorkspaceID)) {
 			out = append(out, i)
 		}
 	}
 	return out
 }
+
+func (p *IngestPlan) settles(i int) bool { return i < len(p.Settled) && p.Settled[i] != nil }
 
 // OrderRef names an order key of a workspace.
 type OrderRef struct {
@@ -191,29 +218,66 @@ type OrderRef struct {
 	OrderKey    string
 }
 
-// Claim marks up to h.Limit of the candidates whose order key is not busy
-// (has an unfinished event in the store) as claimed: processing, one
-// attempt, a fresh fence. It fills p.Fences (0: not claimed) and returns
-// the claims in commit order, which is (created_at, id) order.
+// Claim settles and claims the candidates whose order key is not busy
+// (has no unfinished event in the store): a settleable one is written
+// finished — its outcome's status, one attempt, processed at now — and up
+// to h.Limit of the others are claimed: processing, one attempt, a fresh
+// fence. It fills p.Fences (0: not claimed), marks the settled events'
+// results, and returns the claims in commit order, which is (created_at,
+// id) order.
 func (p *IngestPlan) Claim(h HandOff, candidates []int, busy map[OrderRef]bool, now time.Time) []Claim {
 	p.Fences = make([]int64, len(p.Events))
 	p.LeaseExpiresAt = now.Add(h.Lease)
 	var claims []Claim
 	for _, i := range candidates {
-		if len(claims) >= h.Limit {
-			break
-		}
 		e := &p.Events[i]
-		if busy[OrderRef{e.WorkspaceID, e.OrderKey}] {
-			continue
+		switch {
+		case busy[OrderRef{e.WorkspaceID, e.OrderKey}]:
+		case p.settles(i):
+			p.Settle(i, now)
+		case len(claims) < h.Limit && !slices.Contains(h.Exclude, e.WorkspaceID):
+			p.Fences[i] = rand.Int64N(math.MaxInt64) + 1 // never 0, which means none
+			c := ClaimedAtIngest(*e, p.Fences[i])
+			*e = c.Event
+			claims = append(claims, c)
 		}
-		p.Fences[i] = rand.Int64N(math.MaxInt64) + 1 // never 0, which means none
-		c := ClaimedAtIngest(*e, p.Fences[i])
-		*e = c.Event
-		claims = append(claims, c)
 	}
 	p.Owner = h.Owner
 	return claims
+}
+
+// Settle marks the settleable event at i finished at now: its outcome's
+// status, one attempt, and its result Settled. (A store whose claim is
+// not Claim calls it for the events it settled.)
+func (p *IngestPlan) Settle(i int, now time.Time) {
+	at := msUTC(now)
+	e := &p.Events[i]
+	e.Status, e.Attempts, e.ProcessedAt = p.Settled[i].Status, 1, &at
+	if i < len(p.results) {
+		p.results[i].Settled = true
+	}
+}
+
+// Settles reports whether the event at i is settleable.
+func (p *IngestPlan) Settles(i int) bool { return p.settles(i) }
+
+// SettledRows is what the events Claim settled write with them (their
+// outcomes, flattened as a completion's are), and whether there are any.
+func (p *IngestPlan) SettledRows(now time.Time) (OutcomeRows, bool) {
+	var items []Completion
+	for i := range p.Events {
+		if p.settles(i) && p.Events[i].ProcessedAt != nil {
+			items = append(items, Completion{Claim: Claim{Event: p.Events[i]}, Outcome: *p.Settled[i]})
+		}
+	}
+	if len(items) == 0 {
+		return OutcomeRows{}, false
+	}
+	accepted := make([]bool, len(items))
+	for i := range accepted {
+		accepted[i] = true
+	}
+	return FlattenOutcomes(items, accepted, now), true
 }
 
 // ClaimedAtIngest is the claim of an event a hand-off claimed as it was

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -76,12 +77,15 @@ const upsertKeys = `
 	ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash,
 		event_id = excluded.event_id, created_at = excluded.created_at`
 
-// insertClaiming is insertEvents for a commit that hands events off
-// (store.HandOff): of the candidates ($15, true for the first event of each
-// order key outside the excluded workspaces), the first $16 whose order
-// key has nothing unfinished are written processing, with one attempt, a
-// fence from event_fences and a lease for $17 until $18; the rest are
-// written pending. It returns the claimed ids and fences.
+// insertClaiming is insertEvents for a commit that settles or hands off
+// events (store.IngestPlan.Candidates): of the candidates to claim ($15),
+// the first $16 whose order key has nothing unfinished, and every one of
+// those to settle ($19) whose key has nothing unfinished, are written
+// processing, with one attempt, a fence from event_fences and a lease for
+// $17 until $18; the rest are written pending. It returns the claimed ids
+// and fences. The settled ones are then finished by the same transaction
+// (finishEvents): claimed first, so that events_one_processing orders them
+// against every other claim of their key, as below.
 //
 // Two nodes may hand off an event of the same order key at once, each
 // seeing nothing unfinished: events_one_processing lets one of them in,
@@ -94,17 +98,20 @@ const insertClaiming = `
 	WITH u AS (
 		SELECT u.*, row_number() OVER () AS ord
 		FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[],
-			$8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[], $13::bigint[], $15::boolean[])
+			$8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[], $13::bigint[], $15::boolean[],
+			$19::boolean[])
 			AS u (id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash, source,
-				channel_source, caused_by, occurred_at, order_key, target_rule_id, candidate)
-	), pick AS (
-		SELECT u.id FROM u
-		WHERE u.candidate AND NOT EXISTS (
+				channel_source, caused_by, occurred_at, order_key, target_rule_id, candidate, settle)
+	), idle AS (
+		SELECT u.id, u.ord, u.settle FROM u
+		WHERE (u.candidate OR u.settle) AND NOT EXISTS (
 			SELECT 1 FROM events p
 			WHERE p.workspace_id = u.workspace_id AND p.order_key = u.order_key
 			  AND p.status IN ('pending', 'processing'))
-		ORDER BY u.ord
-		LIMIT $16
+	), pick AS (
+		SELECT id FROM idle WHERE settle
+		UNION ALL
+		(SELECT id FROM idle WHERE NOT settle ORDER BY ord LIMIT $16)
 	), claimed AS (
 		INSERT INTO events (id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash,
 			source, channel_source, caused_by, occurred_at, order_key, target_rule_id,
@@ -162,15 +169,23 @@ func (s *Store) IngestAndClaim(ctx context.Context, groups []*store.IngestGroup,
 		claims []store.Claim
 		err    error
 	)
-	if len(refs) == 0 {
+	if len(refs) == 0 && !anySettled(groups) {
 		plan := store.PlanIngest(groups, nil, now)
 		if len(plan.Events) > 0 {
-			claims, err = s.insertEvents(ctx, s.pool, &plan, h, now)
+			claims, _, err = s.insertEvents(ctx, s.pool, &plan, h, now)
 		}
 	} else {
+		// A transaction: the keys are locked in it (liveKeys), and the
+		// settled events are finished in it.
+		shard := int16(s.shard.Add(1) % store.CounterShards)
 		err = s.pipelined(ctx, nil, func(conn *pgx.Conn) error {
-			found, err := liveKeys(ctx, conn, refs, now)
-			if err != nil {
+			var found map[store.IngestKey]store.IngestHit
+			if len(refs) > 0 {
+				var err error
+				if found, err = liveKeys(ctx, conn, refs, now); err != nil {
+					return err
+				}
+			} else if _, err := conn.Exec(ctx, "BEGIN"); err != nil {
 				return err
 			}
 			// A retried transaction decides afresh.
@@ -180,10 +195,16 @@ func (s *Store) IngestAndClaim(ctx context.Context, groups []*store.IngestGroup,
 			}
 			plan := store.PlanIngest(groups, found, now)
 			b := &pgx.Batch{}
+			var settled []int
 			if len(plan.Candidates(h)) == 0 {
 				b.Queue(insertEvents, eventArrays(plan.Events, now)...)
-			} else if claims, err = s.insertEvents(ctx, conn, &plan, h, now); err != nil {
+			} else if claims, settled, err = s.insertEvents(ctx, conn, &plan, h, now); err != nil {
 				return err
+			}
+			if len(settled) > 0 {
+				if err := queueSettled(b, &plan, settled, now, shard); err != nil {
+					return err
+				}
 			}
 			if len(plan.Keys) > 0 {
 				ws, keys, hashes, ids := make([]int64, len(plan.Keys)), make([]string, len(plan.Keys)),
@@ -212,23 +233,28 @@ type execQuerier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// insertEvents writes the plan's events, claiming those h may claim
-// (insertClaiming), and returns the claims in commit order.
-func (s *Store) insertEvents(ctx context.Context, q execQuerier, plan *store.IngestPlan, h store.HandOff, now time.Time) ([]store.Claim, error) {
+// insertEvents writes the plan's events, claiming those h may claim and
+// those to settle (insertClaiming), and returns the claims in commit
+// order and the positions of the events claimed to be settled.
+func (s *Store) insertEvents(ctx context.Context, q execQuerier, plan *store.IngestPlan, h store.HandOff, now time.Time) ([]store.Claim, []int, error) {
 	cands := plan.Candidates(h)
 	args := eventArrays(plan.Events, now)
 	if len(cands) == 0 {
 		_, err := q.Exec(ctx, insertEvents, args...)
-		return nil, err
+		return nil, nil, err
 	}
-	candidate := make([]bool, len(plan.Events))
+	candidate, settle := make([]bool, len(plan.Events)), make([]bool, len(plan.Events))
 	for _, i := range cands {
-		candidate[i] = true
+		if plan.Settles(i) {
+			settle[i] = true
+		} else {
+			candidate[i] = true
+		}
 	}
 	expires := ts(now.Add(h.Lease))
-	rows, err := q.Query(ctx, insertClaiming, append(args, candidate, h.Limit, h.Owner, expires)...)
+	rows, err := q.Query(ctx, insertClaiming, append(args, candidate, h.Limit, h.Owner, expires, settle)...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	fences := map[[16]byte]int64{}
 	for rows.Next() {
@@ -238,20 +264,83 @@ func (s *Store) insertEvents(ctx context.Context, q execQuerier, plan *store.Ing
 		)
 		if err := rows.Scan(&id, &fence); err != nil {
 			rows.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		fences[id] = fence
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var claims []store.Claim
+	var (
+		claims  []store.Claim
+		settled []int
+	)
 	for _, i := range cands {
-		if fence, ok := fences[uuid.MustParse(plan.Events[i].ID)]; ok {
+		fence, ok := fences[uuid.MustParse(plan.Events[i].ID)]
+		switch {
+		case !ok:
+		case settle[i]:
+			settled = append(settled, i)
+			setFence(plan, i, fence)
+		default:
 			claims = append(claims, store.ClaimedAtIngest(plan.Events[i], fence))
 		}
 	}
-	return claims, nil
+	return claims, settled, nil
+}
+
+// setFence records the fence the claim of the event at i got.
+func setFence(plan *store.IngestPlan, i int, fence int64) {
+	if len(plan.Fences) != len(plan.Events) {
+		plan.Fences = make([]int64, len(plan.Events))
+	}
+	plan.Fences[i] = fence
+}
+
+// queueSettled queues, in the ingest transaction, the finish of the
+// events it claimed to settle (their fence check cannot fail there) and
+// the rows their outcomes write, counters and rollups to shard.
+func queueSettled(b *pgx.Batch, plan *store.IngestPlan, settled []int, now time.Time, shard int16) error {
+	slices.SortFunc(settled, func(x, y int) int { return strings.Compare(plan.Events[x].ID, plan.Events[y].ID) })
+	n := len(settled)
+	var (
+		ids              = make([][16]byte, n)
+		ws, fences       = make([]int64, n), make([]int64, n)
+		statuses, chains = make([]string, n), make([]*string, n)
+		hops             = make([]int32, n)
+		decided          = make([]*string, n)
+		decisions        = make([][]byte, n)
+	)
+	for k, i := range settled {
+		plan.Settle(i, now)
+		e := &plan.Events[i]
+		ids[k], ws[k], fences[k], statuses[k] = uuid.MustParse(e.ID), e.WorkspaceID, plan.Fences[i], e.Status
+	}
+	b.Queue(finishEvents, ids, ws, fences, statuses, hops, chains, now, decided, decisions)
+	rows, ok := plan.SettledRows(now)
+	if !ok {
+		return nil
+	}
+	ob, err := outcomeBatch(rows, shard)
+	if err != nil {
+		return err
+	}
+	for _, qq := range ob.QueuedQueries {
+		b.Queue(qq.SQL, qq.Arguments...)
+	}
+	return nil
+}
+
+// anySettled reports whether a group carries an event to settle.
+func anySettled(groups []*store.IngestGroup) bool {
+	for _, g := range groups {
+		for i := range g.Events {
+			if store.Settleable(g.Events[i].Settled) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // eventArrays is insertEvents' arguments.

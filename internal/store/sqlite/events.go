@@ -53,7 +53,7 @@ var (
 	// written processing, with their lease (see IngestAndClaim).
 	insertEvents = multiRow{prefix: `INSERT INTO events (id, workspace_id, event_type, conversation_id, contact_id,
 		payload, payload_hash, source, channel_source, caused_by, status, available_at, occurred_at, created_at,
-		order_key, target_rule_id, attempts, lease_owner, lease_fence, lease_expires_at) VALUES `, width: 20}
+		order_key, target_rule_id, attempts, lease_owner, lease_fence, lease_expires_at, processed_at) VALUES `, width: 21}
 
 	// A key older than the TTL is dead: the next request that uses it
 	// takes the row over.
@@ -103,16 +103,17 @@ func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) e
 // IngestAndClaim stores the groups in one transaction: their idempotency
 // keys are looked up in one query, then the new events and keys are
 // written with multi-row INSERTs. The events h may claim are written
-// processing under their lease: the single writer sees every commit
-// before it, so the check that their order keys have nothing unfinished
-// is exact, as it is for a claim.
+// processing under their lease, and the settled ones finished with what
+// their outcomes write: the single writer sees every commit before it,
+// so the check that their order keys have nothing unfinished is exact,
+// as it is for a claim.
 func (s *Store) IngestAndClaim(ctx context.Context, groups []*store.IngestGroup, h store.HandOff) ([]store.Claim, error) {
 	now := s.now()
 	for _, g := range groups {
 		g.Results, g.Err, g.Index = nil, nil, 0
 		store.CheckGroup(g)
 	}
-	s.prepare(ctx, insertEvents, upsertKeys, liveKeysQuery, busyKeysQuery)
+	s.prepare(ctx, insertEvents, upsertKeys, liveKeysQuery, busyKeysQuery, upsertConversations)
 	var claims []store.Claim
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		found, err := s.liveKeys(ctx, tx, groups, now)
@@ -136,7 +137,7 @@ func (s *Store) IngestAndClaim(ctx context.Context, groups []*store.IngestGroup,
 			}
 			args = append(args, e.ID, e.WorkspaceID, e.EventType, e.ConversationID, e.ContactID, string(e.Payload),
 				e.PayloadHash, e.Source, e.ChannelSource, e.CausedBy, e.Status, ms(e.AvailableAt), ms(e.OccurredAt),
-				ms(e.CreatedAt), e.OrderKey, e.TargetRuleID, e.Attempts, owner, fence, expires)
+				ms(e.CreatedAt), e.OrderKey, e.TargetRuleID, e.Attempts, owner, fence, expires, msOrNil(e.ProcessedAt))
 		}
 		if err := s.execRows(ctx, tx, insertEvents, args); err != nil {
 			return err
@@ -145,7 +146,13 @@ func (s *Store) IngestAndClaim(ctx context.Context, groups []*store.IngestGroup,
 		for _, k := range plan.Keys {
 			args = append(args, k.WorkspaceID, k.Key, k.RequestHash, k.EventID, ms(now))
 		}
-		return s.execRows(ctx, tx, upsertKeys, args)
+		if err := s.execRows(ctx, tx, upsertKeys, args); err != nil {
+			return err
+		}
+		if rows, ok := plan.SettledRows(now); ok {
+			return s.writeOutcomes(ctx, tx, rows)
+		}
+		return nil
 	})
 	if err != nil {
 		for _, g := range groups {

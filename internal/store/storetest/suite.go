@@ -63,6 +63,7 @@ func Run(t *testing.T, openWithClock ClockOpener) {
 		{"EventIngest", testEventIngest},
 		{"EventClaims", testEventClaims},
 		{"EventHandOff", testEventHandOff},
+		{"EventSettle", testEventSettle},
 		{"EventConcurrency", testEventConcurrency},
 		{"EventLeases", testEventLeases},
 		{"EventLeaseRenewal", testEventLeaseRenewal},
