@@ -17,8 +17,9 @@ import (
 // writer connection or the reader pool, and the conversion of times to
 // the INTEGER unix milliseconds the schema keeps.
 type driver struct {
-	write *sql.DB
-	read  *sql.DB
+	write     *sql.DB
+	read      *sql.DB
+	committed func() // after each write transaction commits (the checkpointer's kick)
 }
 
 var _ store.Driver = driver{}
@@ -32,7 +33,11 @@ func (d driver) Write(ctx context.Context, fn func(store.Querier) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	d.committed()
+	return nil
 }
 
 func (d driver) Read(ctx context.Context, fn func(store.Querier) error) error {

@@ -15,6 +15,7 @@ type Pragmas struct {
 	Synchronous     int
 	BusyTimeoutMS   int
 	ReaderQueryOnly bool
+	AutoCheckpoint  int // the writer's wal_autocheckpoint, in pages
 }
 
 // Pragmas reads the writer's settings and whether readers are query-only.
@@ -25,8 +26,21 @@ func (s *Store) Pragmas(ctx context.Context) Pragmas {
 	_ = s.write.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&p.Synchronous)
 	_ = s.write.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&p.BusyTimeoutMS)
 	_ = s.read.QueryRowContext(ctx, `PRAGMA query_only`).Scan(&p.ReaderQueryOnly)
+	_ = s.write.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&p.AutoCheckpoint)
 	return p
 }
+
+// LastCheckpoint is the checkpointer's latest result: the WAL's frames
+// and how many were copied into the database file (ok: one ran).
+func (s *Store) LastCheckpoint() (frames, copied int64, ok bool) {
+	if r := s.cp.last.Load(); r != nil {
+		return r[0], r[1], true
+	}
+	return 0, 0, false
+}
+
+// WALRestartPages is the writer's own checkpoint threshold.
+const WALRestartPages = walRestartPages
 
 // ContainingPlan returns SQLite's plan for ContactListsContaining's query.
 func (s *Store) ContainingPlan(ctx context.Context) (string, error) {

@@ -52,6 +52,7 @@ type Store struct {
 
 	write *sql.DB // one connection: SQLite has one writer anyway, and queuing in Go is cheaper than busy-waiting
 	read  *sql.DB // query-only connections, concurrent thanks to WAL
+	cp    *checkpointer
 	clock clock.Clock
 	stmts statements // the writer's prepared multi-row statements
 }
@@ -100,6 +101,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// temporary file, opened, written and closed per statement. In memory
 	// it costs no system calls.
 	wq.Add("_pragma", "temp_store(MEMORY)")
+	// The checkpointer copies the WAL back (checkpoint.go); the writer's
+	// own checkpoint is what restarts the WAL.
+	wq.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walRestartPages))
 	wq.Set("_txlock", "immediate")
 	write, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
@@ -131,7 +135,21 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		read.Close()
 		return nil, fmt.Errorf("store: unable to open %s: %w", path, err)
 	}
-	return &Store{SQL: store.NewSQL(driver{write: write, read: read}, clk), write: write, read: read, clock: clk}, nil
+	// The checkpointer's connection writes (into the database file) but
+	// runs no transaction of its own.
+	cpdb, err := sql.Open("sqlite", path+"?"+common.Encode())
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("store: unable to open %s: %w", path, err)
+	}
+	cpdb.SetMaxOpenConns(1)
+	cpdb.SetMaxIdleConns(1)
+	cpdb.SetConnMaxLifetime(0)
+	cpdb.SetConnMaxIdleTime(0)
+	cp := startCheckpointer(cpdb)
+	return &Store{SQL: store.NewSQL(driver{write: write, read: read, committed: cp.kick}, clk), write: write, read: read,
+		cp: cp, clock: clk}, nil
 }
 
 // createPrivate creates the database file readable and writable by its
@@ -160,9 +178,9 @@ func cloneValues(v url.Values) url.Values {
 // Dialect returns "sqlite".
 func (s *Store) Dialect() string { return "sqlite" }
 
-// Close closes both connection pools.
+// Close stops the checkpointer and closes the connection pools.
 func (s *Store) Close() error {
-	return errors.Join(s.closeStatements(), s.read.Close(), s.write.Close())
+	return errors.Join(s.cp.close(), s.closeStatements(), s.read.Close(), s.write.Close())
 }
 
 // querier is what *sql.DB and *sql.Tx have in common, so that one read
@@ -184,7 +202,11 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.cp.kick()
+	return nil
 }
 
 // inReadTx runs fn in a read transaction, so that a page and its total come

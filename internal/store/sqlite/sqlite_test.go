@@ -2,15 +2,18 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchboard-hq/switchboard/internal/clock"
 	"github.com/switchboard-hq/switchboard/internal/store"
 	"github.com/switchboard-hq/switchboard/internal/store/sqlite"
 	"github.com/switchboard-hq/switchboard/internal/store/storetest"
+	"github.com/switchboard-hq/switchboard/internal/tenancy"
 )
 
 func TestConformance(t *testing.T) {
@@ -77,13 +80,48 @@ func TestPragmas(t *testing.T) {
 		s := open(t, filepath.Join(t.TempDir(), "sb.db"), sqlite.Options{Synchronous: tc.synchronous})
 		got := s.Pragmas(t.Context())
 		if got.JournalMode != "wal" || !got.ForeignKeys || got.Synchronous != tc.want || got.BusyTimeoutMS <= 0 ||
-			!got.ReaderQueryOnly {
-			t.Errorf("Synchronous %q: pragmas = %+v, want WAL, foreign keys, synchronous %d, a busy timeout, query-only readers",
-				tc.synchronous, got, tc.want)
+			!got.ReaderQueryOnly || got.AutoCheckpoint != sqlite.WALRestartPages {
+			t.Errorf("Synchronous %q: pragmas = %+v, want WAL, foreign keys, synchronous %d, a busy timeout, query-only readers, "+
+				"the writer checkpointing every %d pages", tc.synchronous, got, tc.want, sqlite.WALRestartPages)
 		}
 	}
 	if _, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "sb.db"), sqlite.Options{Synchronous: "off"}); err == nil {
 		t.Error("Open accepted synchronous=off")
+	}
+}
+
+// TestCheckpointerCopiesTheWAL: commits are followed by a checkpoint on
+// the checkpointer's connection, which copies every frame while the
+// writer is idle.
+func TestCheckpointerCopiesTheWAL(t *testing.T) {
+	t.Parallel()
+	s := open(t, filepath.Join(t.TempDir(), "sb.db"), sqlite.Options{})
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	ws, _, _, err := tenancy.CreateWorkspace(t.Context(), s, "acme", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		g := &store.IngestGroup{Events: []store.NewEvent{{Event: store.Event{WorkspaceID: ws.ID, EventType: "messages.incoming",
+			Source: "api", Payload: []byte(`{}`), PayloadHash: fmt.Sprintf("%064x", i)}}}}
+		if err := s.IngestEvents(t.Context(), []*store.IngestGroup{g}); err != nil || g.Err != nil {
+			t.Fatalf("IngestEvents: %v, %v", err, g.Err)
+		}
+	}
+	// The checkpointer runs at most every 100 ms; it is not on a clock
+	// the test could advance, so wait for it, bounded.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		frames, copied, ok := s.LastCheckpoint()
+		if ok && frames > 0 && copied == frames {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("last checkpoint: %d frames, %d copied (ran: %v); want a checkpoint that copied the whole WAL", frames, copied, ok)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
