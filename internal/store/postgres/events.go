@@ -7,12 +7,10 @@ import (
 	"hash/fnv"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/switchboard-hq/switchboard/internal/store"
 )
@@ -77,15 +75,27 @@ const upsertKeys = `
 	ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash,
 		event_id = excluded.event_id, created_at = excluded.created_at`
 
+// lockOrderKeys takes a transaction-scoped advisory lock per order key of
+// the events an ingest commit may claim or settle, in ascending order (no
+// two ingesters deadlock), in a lock space of its own (the two-int form;
+// idempotency keys use the one-bigint form). A collision of the 32-bit
+// hashes only makes two ingesters wait for each other.
+//
+// Why: a settled event is written processed, which no unique index
+// orders against a claim of an earlier event of its key that another
+// ingest commit has in flight (events_one_processing does that between
+// claims). Under the lock, taken in a statement before the insert's, the
+// insert sees every claim and settle of its keys that came before.
+const lockOrderKeys = `SELECT pg_advisory_xact_lock(1398956370, k) FROM unnest($1::integer[]) AS k`
+
 // insertClaiming is insertEvents for a commit that settles or hands off
 // events (store.IngestPlan.Candidates): of the candidates to claim ($15),
-// the first $16 whose order key has nothing unfinished, and every one of
-// those to settle ($19) whose key has nothing unfinished, are written
-// processing, with one attempt, a fence from event_fences and a lease for
-// $17 until $18; the rest are written pending. It returns the claimed ids
-// and fences. The settled ones are then finished by the same transaction
-// (finishEvents): claimed first, so that events_one_processing orders them
-// against every other claim of their key, as below.
+// the first $16 whose order key has nothing unfinished are written
+// processing, with one attempt, a fence from event_fences and a lease
+// for $17 until $18; those to settle ($19, with their final status in
+// $20) whose key has nothing unfinished are written finished; the rest
+// are written pending. It returns the claimed ids with their fences and
+// the settled ids with fence 0.
 //
 // Two nodes may hand off an event of the same order key at once, each
 // seeing nothing unfinished: events_one_processing lets one of them in,
@@ -99,9 +109,9 @@ const insertClaiming = `
 		SELECT u.*, row_number() OVER () AS ord
 		FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[],
 			$8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[], $13::bigint[], $15::boolean[],
-			$19::boolean[])
+			$19::boolean[], $20::text[])
 			AS u (id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash, source,
-				channel_source, caused_by, occurred_at, order_key, target_rule_id, candidate, settle)
+				channel_source, caused_by, occurred_at, order_key, target_rule_id, candidate, settle, final)
 	), idle AS (
 		SELECT u.id, u.ord, u.settle FROM u
 		WHERE (u.candidate OR u.settle) AND NOT EXISTS (
@@ -109,9 +119,7 @@ const insertClaiming = `
 			WHERE p.workspace_id = u.workspace_id AND p.order_key = u.order_key
 			  AND p.status IN ('pending', 'processing'))
 	), pick AS (
-		SELECT id FROM idle WHERE settle
-		UNION ALL
-		(SELECT id FROM idle WHERE NOT settle ORDER BY ord LIMIT $16)
+		SELECT id FROM idle WHERE NOT settle ORDER BY ord LIMIT $16
 	), claimed AS (
 		INSERT INTO events (id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash,
 			source, channel_source, caused_by, occurred_at, order_key, target_rule_id,
@@ -123,6 +131,16 @@ const insertClaiming = `
 		ORDER BY u.ord
 		ON CONFLICT DO NOTHING
 		RETURNING id, lease_fence
+	), settled AS (
+		INSERT INTO events (id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash,
+			source, channel_source, caused_by, occurred_at, order_key, target_rule_id,
+			status, available_at, created_at, attempts, processed_at)
+		SELECT u.id, u.workspace_id, u.event_type, u.conversation_id, u.contact_id, u.payload, u.payload_hash,
+			u.source, u.channel_source, u.caused_by, u.occurred_at, u.order_key, u.target_rule_id,
+			u.final, $14, $14, 1, $14
+		FROM u JOIN idle ON idle.id = u.id AND idle.settle
+		ORDER BY u.ord
+		RETURNING id, 0::bigint AS lease_fence
 	), queued AS (
 		INSERT INTO events (id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash,
 			source, channel_source, caused_by, occurred_at, order_key, target_rule_id,
@@ -130,10 +148,10 @@ const insertClaiming = `
 		SELECT u.id, u.workspace_id, u.event_type, u.conversation_id, u.contact_id, u.payload, u.payload_hash,
 			u.source, u.channel_source, u.caused_by, u.occurred_at, u.order_key, u.target_rule_id,
 			'pending', $14, $14
-		FROM u WHERE u.id NOT IN (SELECT id FROM claimed)
+		FROM u WHERE u.id NOT IN (SELECT id FROM claimed UNION ALL SELECT id FROM settled)
 		ORDER BY u.ord
 	)
-	SELECT id, lease_fence FROM claimed`
+	SELECT id, lease_fence FROM claimed UNION ALL SELECT id, lease_fence FROM settled`
 
 // IngestEvents stores the groups in one transaction (IngestAndClaim
 // without a hand-off).
@@ -142,11 +160,15 @@ func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) e
 	return err
 }
 
-// IngestAndClaim stores the groups in one transaction. Without idempotency
-// keys that is a single statement; with keys, the keys are locked (so
-// that another node ingesting the same key waits for this commit and then
-// sees it), looked up, and the new events and keys written. A hand-off
-// claims with the insert itself (insertClaiming).
+// IngestAndClaim stores the groups in one transaction. A commit with
+// nothing to claim, settle or look up is a single statement. Otherwise,
+// in one transaction: the idempotency keys are locked (so that another
+// node ingesting the same key waits for this commit and then sees it)
+// and looked up; the order keys of the events to claim or settle are
+// locked (lockOrderKeys) and the events written, claiming and settling
+// with the insert itself (insertClaiming); then what the settled events'
+// outcomes write, the keys, and COMMIT — two round trips, three with
+// keys.
 func (s *Store) IngestAndClaim(ctx context.Context, groups []*store.IngestGroup, h store.HandOff) ([]store.Claim, error) {
 	now := s.now()
 	var refs []store.IngestKey
@@ -165,27 +187,13 @@ func (s *Store) IngestAndClaim(ctx context.Context, groups []*store.IngestGroup,
 			}
 		}
 	}
-	var (
-		claims []store.Claim
-		err    error
-	)
-	if len(refs) == 0 && !anySettled(groups) {
-		plan := store.PlanIngest(groups, nil, now)
-		if len(plan.Events) > 0 {
-			claims, _, err = s.insertEvents(ctx, s.pool, &plan, h, now)
-		}
-	} else {
-		// A transaction: the keys are locked in it (liveKeys), and the
-		// settled events are finished in it.
-		shard := int16(s.shard.Add(1) % store.CounterShards)
-		err = s.pipelined(ctx, nil, func(conn *pgx.Conn) error {
-			var found map[store.IngestKey]store.IngestHit
-			if len(refs) > 0 {
-				var err error
-				if found, err = liveKeys(ctx, conn, refs, now); err != nil {
-					return err
-				}
-			} else if _, err := conn.Exec(ctx, "BEGIN"); err != nil {
+	var claims []store.Claim
+	err := s.pipelined(ctx, nil, func(conn *pgx.Conn) error {
+		claims = nil
+		var found map[store.IngestKey]store.IngestHit
+		if len(refs) > 0 {
+			var err error
+			if found, err = liveKeys(ctx, conn, refs, now); err != nil {
 				return err
 			}
 			// A retried transaction decides afresh.
@@ -193,31 +201,45 @@ func (s *Store) IngestAndClaim(ctx context.Context, groups []*store.IngestGroup,
 				g.Results, g.Err, g.Index = nil, nil, 0
 				store.CheckGroup(g)
 			}
-			plan := store.PlanIngest(groups, found, now)
-			b := &pgx.Batch{}
-			var settled []int
-			if len(plan.Candidates(h)) == 0 {
-				b.Queue(insertEvents, eventArrays(plan.Events, now)...)
-			} else if claims, settled, err = s.insertEvents(ctx, conn, &plan, h, now); err != nil {
+		}
+		plan := store.PlanIngest(groups, found, now)
+		if len(plan.Events) == 0 && len(refs) == 0 {
+			return nil
+		}
+		cands := plan.Candidates(h)
+		if len(cands) == 0 && len(refs) == 0 {
+			_, err := conn.Exec(ctx, insertEvents, eventArrays(plan.Events, now)...)
+			return err
+		}
+		b := &pgx.Batch{}
+		if len(refs) == 0 {
+			b.Queue("BEGIN")
+		}
+		if len(cands) == 0 {
+			b.Queue(insertEvents, eventArrays(plan.Events, now)...)
+		} else {
+			var err error
+			if claims, err = s.insertClaiming(ctx, conn, b, &plan, cands, h, now); err != nil {
 				return err
 			}
-			if len(settled) > 0 {
-				if err := queueSettled(b, &plan, settled, now, shard); err != nil {
+			b = &pgx.Batch{}
+			if rows, ok := plan.SettledRows(now); ok {
+				if err := queueOutcome(b, rows, int16(s.shard.Add(1)%store.CounterShards)); err != nil {
 					return err
 				}
 			}
-			if len(plan.Keys) > 0 {
-				ws, keys, hashes, ids := make([]int64, len(plan.Keys)), make([]string, len(plan.Keys)),
-					make([]string, len(plan.Keys)), make([][16]byte, len(plan.Keys))
-				for i, k := range plan.Keys {
-					ws[i], keys[i], hashes[i], ids[i] = k.WorkspaceID, k.Key, k.RequestHash, uuid.MustParse(k.EventID)
-				}
-				b.Queue(upsertKeys, ws, keys, hashes, ids, now)
+		}
+		if len(plan.Keys) > 0 {
+			ws, keys, hashes, ids := make([]int64, len(plan.Keys)), make([]string, len(plan.Keys)),
+				make([]string, len(plan.Keys)), make([][16]byte, len(plan.Keys))
+			for i, k := range plan.Keys {
+				ws[i], keys[i], hashes[i], ids[i] = k.WorkspaceID, k.Key, k.RequestHash, uuid.MustParse(k.EventID)
 			}
-			b.Queue("COMMIT")
-			return conn.SendBatch(ctx, b).Close()
-		})
-	}
+			b.Queue(upsertKeys, ws, keys, hashes, ids, now)
+		}
+		b.Queue("COMMIT")
+		return conn.SendBatch(ctx, b).Close()
+	})
 	if err != nil {
 		for _, g := range groups {
 			g.Results, g.Err, g.Index = nil, nil, 0
@@ -227,120 +249,88 @@ func (s *Store) IngestAndClaim(ctx context.Context, groups []*store.IngestGroup,
 	return claims, nil
 }
 
-// execQuerier is what a pool and a connection have in common here.
-type execQuerier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
-// insertEvents writes the plan's events, claiming those h may claim and
-// those to settle (insertClaiming), and returns the claims in commit
-// order and the positions of the events claimed to be settled.
-func (s *Store) insertEvents(ctx context.Context, q execQuerier, plan *store.IngestPlan, h store.HandOff, now time.Time) ([]store.Claim, []int, error) {
-	cands := plan.Candidates(h)
-	args := eventArrays(plan.Events, now)
-	if len(cands) == 0 {
-		_, err := q.Exec(ctx, insertEvents, args...)
-		return nil, nil, err
-	}
-	candidate, settle := make([]bool, len(plan.Events)), make([]bool, len(plan.Events))
+// insertClaiming sends b (the transaction's BEGIN, if it is not open
+// yet) with the order-key locks and the insert that claims and settles
+// the candidates; it marks what it settled in the plan (Settle) and
+// returns the claims in commit order.
+func (s *Store) insertClaiming(ctx context.Context, conn *pgx.Conn, b *pgx.Batch, plan *store.IngestPlan, cands []int,
+	h store.HandOff, now time.Time) ([]store.Claim, error) {
+	n := len(plan.Events)
+	candidate, settle, final := make([]bool, n), make([]bool, n), make([]*string, n)
+	locks := make([]int32, 0, len(cands))
 	for _, i := range cands {
+		e := &plan.Events[i]
 		if plan.Settles(i) {
-			settle[i] = true
+			settle[i], final[i] = true, &plan.Settled[i].Status
 		} else {
 			candidate[i] = true
 		}
+		hsh := fnv.New32a()
+		fmt.Fprintf(hsh, "%d\x00%s", e.WorkspaceID, e.OrderKey)
+		locks = append(locks, int32(hsh.Sum32()))
 	}
-	expires := ts(now.Add(h.Lease))
-	rows, err := q.Query(ctx, insertClaiming, append(args, candidate, h.Limit, h.Owner, expires, settle)...)
-	if err != nil {
-		return nil, nil, err
-	}
-	fences := map[[16]byte]int64{}
-	for rows.Next() {
-		var (
-			id    [16]byte
-			fence int64
-		)
-		if err := rows.Scan(&id, &fence); err != nil {
-			rows.Close()
-			return nil, nil, err
+	slices.Sort(locks)
+	locks = slices.Compact(locks)
+	b.Queue(lockOrderKeys, locks)
+	args := append(eventArrays(plan.Events, now), candidate, h.Limit, h.Owner, ts(now.Add(h.Lease)), settle, final)
+	b.Queue(insertClaiming, args...)
+	br := conn.SendBatch(ctx, b)
+	for range len(b.QueuedQueries) - 1 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, err
 		}
-		fences[id] = fence
 	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
+		return nil, err
 	}
-	var (
-		claims  []store.Claim
-		settled []int
-	)
+	type fenced struct {
+		id    [16]byte
+		fence int64
+	}
+	fences, err := collect(rows, func(r scanner) (fenced, error) {
+		var x fenced
+		err := r.Scan(&x.id, &x.fence)
+		return x, err
+	})
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	if err := br.Close(); err != nil {
+		return nil, err
+	}
+	got := make(map[[16]byte]int64, len(fences))
+	for _, f := range fences {
+		got[f.id] = f.fence
+	}
+	var claims []store.Claim
 	for _, i := range cands {
-		fence, ok := fences[uuid.MustParse(plan.Events[i].ID)]
+		fence, ok := got[uuid.MustParse(plan.Events[i].ID)]
 		switch {
 		case !ok:
 		case settle[i]:
-			settled = append(settled, i)
-			setFence(plan, i, fence)
+			plan.Settle(i, now)
 		default:
 			claims = append(claims, store.ClaimedAtIngest(plan.Events[i], fence))
 		}
 	}
-	return claims, settled, nil
+	return claims, nil
 }
 
-// setFence records the fence the claim of the event at i got.
-func setFence(plan *store.IngestPlan, i int, fence int64) {
-	if len(plan.Fences) != len(plan.Events) {
-		plan.Fences = make([]int64, len(plan.Events))
-	}
-	plan.Fences[i] = fence
-}
-
-// queueSettled queues, in the ingest transaction, the finish of the
-// events it claimed to settle (their fence check cannot fail there) and
-// the rows their outcomes write, counters and rollups to shard.
-func queueSettled(b *pgx.Batch, plan *store.IngestPlan, settled []int, now time.Time, shard int16) error {
-	slices.SortFunc(settled, func(x, y int) int { return strings.Compare(plan.Events[x].ID, plan.Events[y].ID) })
-	n := len(settled)
-	var (
-		ids              = make([][16]byte, n)
-		ws, fences       = make([]int64, n), make([]int64, n)
-		statuses, chains = make([]string, n), make([]*string, n)
-		hops             = make([]int32, n)
-		decided          = make([]*string, n)
-		decisions        = make([][]byte, n)
-	)
-	for k, i := range settled {
-		plan.Settle(i, now)
-		e := &plan.Events[i]
-		ids[k], ws[k], fences[k], statuses[k] = uuid.MustParse(e.ID), e.WorkspaceID, plan.Fences[i], e.Status
-	}
-	b.Queue(finishEvents, ids, ws, fences, statuses, hops, chains, now, decided, decisions)
-	rows, ok := plan.SettledRows(now)
-	if !ok {
-		return nil
-	}
+// queueOutcome queues the statements that write rows, counters and
+// rollups to shard.
+func queueOutcome(b *pgx.Batch, rows store.OutcomeRows, shard int16) error {
 	ob, err := outcomeBatch(rows, shard)
 	if err != nil {
 		return err
 	}
-	for _, qq := range ob.QueuedQueries {
-		b.Queue(qq.SQL, qq.Arguments...)
+	for _, q := range ob.QueuedQueries {
+		b.Queue(q.SQL, q.Arguments...)
 	}
 	return nil
-}
-
-// anySettled reports whether a group carries an event to settle.
-func anySettled(groups []*store.IngestGroup) bool {
-	for _, g := range groups {
-		for i := range g.Events {
-			if store.Settleable(g.Events[i].Settled) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // eventArrays is insertEvents' arguments.
