@@ -203,14 +203,15 @@ func (p *IngestPlan) Candidates(h HandOff) []int {
 			continue
 		}
 		seen[ref] = true
-		if p.settles(i) || (h.Limit > 0 && !slices.Contains(h.Exclude, e.WorkspaceID)) {
+		if p.Settles(i) || (h.Limit > 0 && !slices.Contains(h.Exclude, e.WorkspaceID)) {
 			out = append(out, i)
 		}
 	}
 	return out
 }
 
-func (p *IngestPlan) settles(i int) bool { return i < len(p.Settled) && p.Settled[i] != nil }
+// Settles reports whether the event at i is settleable.
+func (p *IngestPlan) Settles(i int) bool { return i < len(p.Settled) && p.Settled[i] != nil }
 
 // OrderRef names an order key of a workspace.
 type OrderRef struct {
@@ -233,7 +234,7 @@ func (p *IngestPlan) Claim(h HandOff, candidates []int, busy map[OrderRef]bool, 
 		e := &p.Events[i]
 		switch {
 		case busy[OrderRef{e.WorkspaceID, e.OrderKey}]:
-		case p.settles(i):
+		case p.Settles(i):
 			p.Settle(i, now)
 		case len(claims) < h.Limit && !slices.Contains(h.Exclude, e.WorkspaceID):
 			p.Fences[i] = rand.Int64N(math.MaxInt64) + 1 // never 0, which means none
@@ -258,15 +259,12 @@ func (p *IngestPlan) Settle(i int, now time.Time) {
 	}
 }
 
-// Settles reports whether the event at i is settleable.
-func (p *IngestPlan) Settles(i int) bool { return p.settles(i) }
-
 // SettledRows is what the events Claim settled write with them (their
 // outcomes, flattened as a completion's are), and whether there are any.
 func (p *IngestPlan) SettledRows(now time.Time) (OutcomeRows, bool) {
 	var items []Completion
 	for i := range p.Events {
-		if p.settles(i) && p.Events[i].ProcessedAt != nil {
+		if p.Settles(i) && p.Events[i].ProcessedAt != nil {
 			items = append(items, Completion{Claim: Claim{Event: p.Events[i]}, Outcome: *p.Settled[i]})
 		}
 	}

@@ -93,40 +93,13 @@ func testEventHandOff(t *testing.T, open ClockOpener) {
 		t.Parallel()
 		q := setupQueue(t, open)
 		const n = 8
-		var (
-			wg      sync.WaitGroup
-			mu      sync.Mutex
-			claimed []store.Claim
-		)
-		for i := range n {
-			wg.Go(func() {
-				g := &store.IngestGroup{Events: []store.NewEvent{q.event("k", i)}}
-				got, err := q.s.IngestAndClaim(t.Context(), []*store.IngestGroup{g}, hand(10))
-				if err != nil || g.Err != nil {
-					t.Errorf("IngestAndClaim: %v, group error %v", err, g.Err)
-				}
-				mu.Lock()
-				claimed = append(claimed, got...)
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
-		if len(claimed) > 1 {
-			t.Fatalf("%d commits claimed an event of the same order key", len(claimed))
-		}
+		claimed, _ := commitConcurrently(t, q, n, func(i int) store.NewEvent { return q.event("k", i) })
 		_, total, err := q.s.ListEvents(t.Context(), q.ws.ID, store.EventFilter{}, store.ListQuery{Limit: 1})
 		if err != nil || total != n {
 			t.Fatalf("ListEvents: %d events, %v; want all %d stored", total, err, n)
 		}
 		// The rest are queued behind the claimed one, then taken one by one.
-		q.completeOK(t, claimed...)
-		for range n - len(claimed) {
-			c := q.claim(t, "w", 10)
-			if len(c) != 1 {
-				t.Fatalf("claim took %d events of one order key, want 1", len(c))
-			}
-			q.completeOK(t, c...)
-		}
+		takeOneByOne(t, q, claimed, n-len(claimed))
 	})
 
 	t.Run("NotADuplicate", func(t *testing.T) {
@@ -140,4 +113,51 @@ func testEventHandOff(t *testing.T, open ClockOpener) {
 			t.Errorf("duplicate answered event %s, want the first, %s", evs[0].ID, first.ID)
 		}
 	})
+}
+
+// commitConcurrently runs n commits of one event each at once, event(i)
+// the i-th, each offering a hand-off, and returns what they claimed and
+// their results. At most one of them may claim: the events are expected
+// to share an order key.
+func commitConcurrently(t *testing.T, q *queue, n int, event func(i int) store.NewEvent) ([]store.Claim, []store.Ingested) {
+	t.Helper()
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		claimed []store.Claim
+		results []store.Ingested
+	)
+	for i := range n {
+		wg.Go(func() {
+			g := &store.IngestGroup{Events: []store.NewEvent{event(i)}}
+			got, err := q.s.IngestAndClaim(t.Context(), []*store.IngestGroup{g},
+				store.HandOff{Owner: "node", Limit: 10, Lease: lease})
+			if err != nil || g.Err != nil {
+				t.Errorf("IngestAndClaim: %v, group error %v", err, g.Err)
+				return
+			}
+			mu.Lock()
+			claimed, results = append(claimed, got...), append(results, g.Results...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(claimed) > 1 {
+		t.Fatalf("%d commits claimed an event of the same order key", len(claimed))
+	}
+	return claimed, results
+}
+
+// takeOneByOne completes the claims, then claims and completes the
+// waiting events of their order key, which must come one at a time.
+func takeOneByOne(t *testing.T, q *queue, claimed []store.Claim, waiting int) {
+	t.Helper()
+	q.completeOK(t, claimed...)
+	for range waiting {
+		c := q.claim(t, "w", 10)
+		if len(c) != 1 {
+			t.Fatalf("claim took %d events of one order key, want 1", len(c))
+		}
+		q.completeOK(t, c...)
+	}
 }

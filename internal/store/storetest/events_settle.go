@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -122,53 +121,24 @@ func testEventSettle(t *testing.T, open ClockOpener) {
 		// one is claimed and none settles behind an unfinished one.
 		t.Parallel()
 		q := setupQueue(t, open)
-		const n = 8
-		var (
-			wg      sync.WaitGroup
-			mu      sync.Mutex
-			claimed []store.Claim
-			results []store.Ingested
-		)
-		for i := range n {
-			wg.Go(func() {
-				e := q.event("k", i)
-				if i%2 == 0 {
-					e = settle(e, store.EventProcessed)
-				}
-				g := &store.IngestGroup{Events: []store.NewEvent{e}}
-				got, err := q.s.IngestAndClaim(t.Context(), []*store.IngestGroup{g}, store.HandOff{Owner: "node", Limit: 10, Lease: lease})
-				if err != nil || g.Err != nil {
-					t.Errorf("IngestAndClaim: %v, group error %v", err, g.Err)
-					return
-				}
-				mu.Lock()
-				claimed, results = append(claimed, got...), append(results, g.Results...)
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
-		if len(claimed) > 1 {
-			t.Fatalf("%d commits claimed an event of the same order key", len(claimed))
-		}
-		var waiting []string
+		claimed, results := commitConcurrently(t, q, 8, func(i int) store.NewEvent {
+			if i%2 == 0 {
+				return settle(q.event("k", i), store.EventProcessed)
+			}
+			return q.event("k", i)
+		})
+		waiting := 0
 		for _, r := range results {
 			stored := q.get(t, r.Event.ID)
 			switch {
 			case r.Settled && stored.Status != store.EventProcessed:
 				t.Errorf("settled event stored %q", stored.Status)
 			case !r.Settled && stored.Status == store.EventPending:
-				waiting = append(waiting, stored.ID)
+				waiting++
 			}
 		}
 		// What waits is taken one at a time once the claim is done.
-		q.completeOK(t, claimed...)
-		for range waiting {
-			c := q.claim(t, "w", 10)
-			if len(c) != 1 {
-				t.Fatalf("claim took %d events of one order key, want 1", len(c))
-			}
-			q.completeOK(t, c...)
-		}
+		takeOneByOne(t, q, claimed, waiting)
 	})
 
 	t.Run("DuplicatesAreNotSettledAgain", func(t *testing.T) {
