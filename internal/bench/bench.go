@@ -143,9 +143,10 @@ type Workload struct {
 	GoVersion      string   `json:"go_version"`
 }
 
-// Latency is ingest (the event's created_at) → processed (processed_at),
-// read from a uniform sample of the phase's accepted events. An event
-// that nothing evaluates is processed by the commit that stores it: 0.
+// Latency is ingest (the client sending the event's request) → processed
+// (its processed_at), read from a uniform sample of the phase's accepted
+// events: what a host waits for a decision, the request's own time
+// included. (The server's clock is the client's: one machine.)
 type Latency struct {
 	P50Ms   float64 `json:"p50_ms"`
 	P99Ms   float64 `json:"p99_ms"`
@@ -260,7 +261,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	// 3. Full speed: ingestion and processing at once.
 	progress("real server: %d clients for %s", cfg.Conns, cfg.Duration)
-	full := &phase{url: eventsURL, token: token, conns: cfg.Conns, dur: cfg.Duration, gen: gen, sample: newReservoir(latencySamples)}
+	full := &phase{url: eventsURL, token: token, conns: cfg.Conns, dur: cfg.Duration, gen: gen, sample: newReservoir[sentEvent](latencySamples)}
 	cpu0, err := srv.cpuTime()
 	if err != nil {
 		return nil, err
@@ -303,7 +304,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		target := rep.ProcessedPerSec / 2
 		progress("half rate: %.0f events/s for %s", target, cfg.HalfRateDuration)
 		half := &phase{url: eventsURL, token: token, conns: cfg.Conns, dur: cfg.HalfRateDuration, rate: target,
-			gen: gen, sample: newReservoir(latencySamples)}
+			gen: gen, sample: newReservoir[sentEvent](latencySamples)}
 		hres := half.run(ctx, client)
 		if ctx.Err() != nil {
 			return rep, ctx.Err()
@@ -430,7 +431,6 @@ func drain(ctx context.Context, api *apiClient, timeout time.Duration, progress 
 
 // eventTimes is the part of an event latency reads.
 type eventTimes struct {
-	CreatedAt   time.Time  `json:"created_at"`
 	ProcessedAt *time.Time `json:"processed_at"`
 }
 
@@ -450,11 +450,12 @@ func lastProcessed(ctx context.Context, api *apiClient) (time.Time, error) {
 	return *page.Data[0].ProcessedAt, nil
 }
 
-// latency reads the events of ids and returns the percentiles of
-// processed_at - created_at.
-func latency(ctx context.Context, api *apiClient, ids []string) (Latency, error) {
-	durs := make([]time.Duration, len(ids))
-	errs := make([]error, len(ids))
+// latency reads the events sent and returns the percentiles of
+// processed_at - the time the request was sent. processed_at is kept in
+// milliseconds: a shorter wait may read as up to 1 ms less, never below 0.
+func latency(ctx context.Context, api *apiClient, sent []sentEvent) (Latency, error) {
+	durs := make([]time.Duration, len(sent))
+	errs := make([]error, len(sent))
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range 8 {
@@ -463,19 +464,19 @@ func latency(ctx context.Context, api *apiClient, ids []string) (Latency, error)
 			defer wg.Done()
 			for i := range next {
 				var ev eventTimes
-				if err := api.do(ctx, http.MethodGet, "/v1/automation/events/"+ids[i], nil, http.StatusOK, &ev); err != nil {
+				if err := api.do(ctx, http.MethodGet, "/v1/automation/events/"+sent[i].ID, nil, http.StatusOK, &ev); err != nil {
 					errs[i] = err
 					continue
 				}
 				if ev.ProcessedAt == nil {
-					errs[i] = fmt.Errorf("event %s has no processed_at", ids[i])
+					errs[i] = fmt.Errorf("event %s has no processed_at", sent[i].ID)
 					continue
 				}
-				durs[i] = ev.ProcessedAt.Sub(ev.CreatedAt)
+				durs[i] = max(ev.ProcessedAt.Sub(sent[i].At), 0)
 			}
 		}()
 	}
-	for i := range ids {
+	for i := range sent {
 		next <- i
 	}
 	close(next)

@@ -29,7 +29,13 @@ type phase struct {
 	dur    time.Duration
 	rate   float64
 	gen    *eventGen
-	sample *reservoir // ids of accepted events kept for latency
+	sample *reservoir[sentEvent] // accepted events kept for latency
+}
+
+// sentEvent is an accepted event and when its request was sent.
+type sentEvent struct {
+	ID string
+	At time.Time
 }
 
 // phaseResult is what the clients saw.
@@ -100,6 +106,7 @@ func (p *phase) run(ctx context.Context, client *http.Client) phaseResult {
 				}
 				body := p.gen.body(rng, c, seq)
 				sent.Add(int64(len(body)))
+				sentAt := time.Now()
 				status, raw, err := post(ctx, client, p.url, p.token, body)
 				if err == nil && status == http.StatusAccepted {
 					idBuf.ID = ""
@@ -121,7 +128,7 @@ func (p *phase) run(ctx context.Context, client *http.Client) phaseResult {
 				}
 				accepted.Add(1)
 				if p.sample != nil {
-					p.sample.add(idBuf.ID)
+					p.sample.add(sentEvent{ID: idBuf.ID, At: sentAt})
 				}
 			}
 		}()
@@ -191,36 +198,36 @@ func startNoop() (string, func(), error) {
 	return "http://" + ln.Addr().String() + "/v1/automation/events", func() { _ = srv.Close() }, nil
 }
 
-// reservoir keeps a uniform random sample of at most cap ids (Algorithm
-// R), so latency is read from a bounded number of events however many
-// were sent.
-type reservoir struct {
-	mu   sync.Mutex
-	cap  int
-	seen int
-	ids  []string
-	rng  *rand.Rand
+// reservoir keeps a uniform random sample of at most cap items
+// (Algorithm R), so latency is read from a bounded number of events
+// however many were sent.
+type reservoir[T any] struct {
+	mu    sync.Mutex
+	cap   int
+	seen  int
+	items []T
+	rng   *rand.Rand
 }
 
-func newReservoir(capacity int) *reservoir {
-	return &reservoir{cap: capacity, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+func newReservoir[T any](capacity int) *reservoir[T] {
+	return &reservoir[T]{cap: capacity, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 }
 
-func (r *reservoir) add(id string) {
+func (r *reservoir[T]) add(x T) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.seen++
-	if len(r.ids) < r.cap {
-		r.ids = append(r.ids, id)
+	if len(r.items) < r.cap {
+		r.items = append(r.items, x)
 		return
 	}
 	if k := r.rng.IntN(r.seen); k < r.cap {
-		r.ids[k] = id
+		r.items[k] = x
 	}
 }
 
-func (r *reservoir) sample() []string {
+func (r *reservoir[T]) sample() []T {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]string(nil), r.ids...)
+	return append([]T(nil), r.items...)
 }

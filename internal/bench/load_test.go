@@ -63,7 +63,7 @@ func TestPhase(t *testing.T) {
 		{name: "paced", rate: 100, conns: 4, dur: 500 * time.Millisecond, max: 50},
 	}
 	for _, tt := range tests {
-		sample := newReservoir(10)
+		sample := newReservoir[sentEvent](10)
 		p := &phase{url: url, token: "t", conns: tt.conns, dur: tt.dur, rate: tt.rate, gen: newEventGen(512, 10), sample: sample}
 		res := p.run(context.Background(), newClient(tt.conns))
 		if res.Rejected != 0 || res.Accepted == 0 {
@@ -89,7 +89,7 @@ func TestReservoir(t *testing.T) {
 		{cap: 5, add: 1000, want: 5},
 	}
 	for _, tt := range tests {
-		r := newReservoir(tt.cap)
+		r := newReservoir[string](tt.cap)
 		for i := range tt.add {
 			r.add(string(rune('a' + i%26)))
 		}
@@ -101,7 +101,7 @@ func TestReservoir(t *testing.T) {
 	// time, the first as often as the last.
 	first, last := 0, 0
 	for range 2000 {
-		r := newReservoir(10)
+		r := newReservoir[string](10)
 		for i := range 100 {
 			r.add(strconv.Itoa(i))
 		}
