@@ -1,12 +1,14 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,9 +95,11 @@ const lockOrderKeys = `SELECT pg_advisory_xact_lock(1398956370, k) FROM unnest($
 // the first $16 whose order key has nothing unfinished are written
 // processing, with one attempt, a fence from event_fences and a lease
 // for $17 until $18; those to settle ($19, with their final status in
-// $20) whose key has nothing unfinished are written finished; the rest
-// are written pending. It returns the claimed ids with their fences and
-// the settled ids with fence 0.
+// $20) whose key has nothing unfinished are written finished, and the
+// conversations their outcomes learned ($21–$29, each with its event in
+// $30, in key order) upserted as upsertConversations does; the rest are
+// written pending. It returns the claimed ids with their fences and the
+// settled ids with fence 0.
 //
 // Two nodes may hand off an event of the same order key at once, each
 // seeing nothing unfinished: events_one_processing lets one of them in,
@@ -141,6 +145,17 @@ const insertClaiming = `
 		FROM u JOIN idle ON idle.id = u.id AND idle.settle
 		ORDER BY u.ord
 		RETURNING id, 0::bigint AS lease_fence
+	), conv AS (
+		INSERT INTO conversations AS c (workspace_id, id, status, assignee_id, tags, priority,
+			last_customer_message_at, last_team_response_at, updated_at)
+		SELECT cu.workspace_id, cu.id, cu.status, cu.assignee_id, cu.tags, cu.priority,
+			cu.last_customer_message_at, cu.last_team_response_at, cu.updated_at
+		FROM unnest($21::bigint[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[],
+			$27::timestamptz[], $28::timestamptz[], $29::timestamptz[], $30::uuid[]) WITH ORDINALITY
+			AS cu (workspace_id, id, status, assignee_id, tags, priority, last_customer_message_at,
+				last_team_response_at, updated_at, event_id, ord)
+		JOIN settled ON settled.id = cu.event_id
+		ORDER BY cu.ord` + conversationConflict + `
 	), queued AS (
 		INSERT INTO events (id, workspace_id, event_type, conversation_id, contact_id, payload, payload_hash,
 			source, channel_source, caused_by, occurred_at, order_key, target_rule_id,
@@ -164,11 +179,10 @@ func (s *Store) IngestEvents(ctx context.Context, groups []*store.IngestGroup) e
 // nothing to claim, settle or look up is a single statement. Otherwise,
 // in one transaction: the idempotency keys are locked (so that another
 // node ingesting the same key waits for this commit and then sees it)
-// and looked up; the order keys of the events to claim or settle are
-// locked (lockOrderKeys) and the events written, claiming and settling
-// with the insert itself (insertClaiming); then what the settled events'
-// outcomes write, the keys, and COMMIT — two round trips, three with
-// keys.
+// and looked up; then, in one round trip, the order keys of the events to
+// claim or settle are locked (lockOrderKeys), the events written,
+// claiming and settling with the insert itself (insertClaiming), the
+// conversations of those it settled written, the keys, and COMMIT.
 func (s *Store) IngestAndClaim(ctx context.Context, groups []*store.IngestGroup, h store.HandOff) ([]store.Claim, error) {
 	now := s.now()
 	var refs []store.IngestKey
@@ -215,18 +229,13 @@ func (s *Store) IngestAndClaim(ctx context.Context, groups []*store.IngestGroup,
 		if len(refs) == 0 {
 			b.Queue("BEGIN")
 		}
+		claimAt := -1 // insertClaiming's place in b
 		if len(cands) == 0 {
 			b.Queue(insertEvents, eventArrays(plan.Events, now)...)
 		} else {
-			var err error
-			if claims, err = s.insertClaiming(ctx, conn, b, &plan, cands, h, now); err != nil {
+			claimAt = len(b.QueuedQueries) + 1 // after the locks
+			if err := queueClaiming(b, &plan, cands, h, now); err != nil {
 				return err
-			}
-			b = &pgx.Batch{}
-			if rows, ok := plan.SettledRows(now); ok {
-				if err := queueOutcome(b, rows, int16(s.shard.Add(1)%store.CounterShards)); err != nil {
-					return err
-				}
 			}
 		}
 		if len(plan.Keys) > 0 {
@@ -238,7 +247,29 @@ func (s *Store) IngestAndClaim(ctx context.Context, groups []*store.IngestGroup,
 			b.Queue(upsertKeys, ws, keys, hashes, ids, now)
 		}
 		b.Queue("COMMIT")
-		return conn.SendBatch(ctx, b).Close()
+		br := conn.SendBatch(ctx, b)
+		var fences map[[16]byte]int64
+		for i := range b.QueuedQueries {
+			if i != claimAt {
+				if _, err := br.Exec(); err != nil {
+					br.Close()
+					return err
+				}
+				continue
+			}
+			var err error
+			if fences, err = readFences(br); err != nil {
+				br.Close()
+				return err
+			}
+		}
+		if err := br.Close(); err != nil {
+			return err
+		}
+		if claimAt >= 0 {
+			claims = claimedAtIngest(&plan, cands, fences, now)
+		}
+		return nil
 	})
 	if err != nil {
 		for _, g := range groups {
@@ -249,19 +280,28 @@ func (s *Store) IngestAndClaim(ctx context.Context, groups []*store.IngestGroup,
 	return claims, nil
 }
 
-// insertClaiming sends b (the transaction's BEGIN, if it is not open
-// yet) with the order-key locks and the insert that claims and settles
-// the candidates; it marks what it settled in the plan (Settle) and
-// returns the claims in commit order.
-func (s *Store) insertClaiming(ctx context.Context, conn *pgx.Conn, b *pgx.Batch, plan *store.IngestPlan, cands []int,
-	h store.HandOff, now time.Time) ([]store.Claim, error) {
+// queueClaiming queues the order-key locks of the candidates and the
+// insert that claims and settles them (and writes the conversations of
+// those it settled).
+func queueClaiming(b *pgx.Batch, plan *store.IngestPlan, cands []int, h store.HandOff, now time.Time) error {
 	n := len(plan.Events)
 	candidate, settle, final := make([]bool, n), make([]bool, n), make([]*string, n)
 	locks := make([]int32, 0, len(cands))
+	var (
+		convs  []store.Conversation
+		convOf [][16]byte // each conversation's event
+	)
 	for _, i := range cands {
 		e := &plan.Events[i]
 		if plan.Settles(i) {
 			settle[i], final[i] = true, &plan.Settled[i].Status
+			if c := plan.Settled[i].Conversation; c != nil {
+				// The event's workspace, whatever the outcome says: a row
+				// lands only where its event is (as FlattenOutcomes does).
+				conv := *c
+				conv.WorkspaceID = e.WorkspaceID
+				convs, convOf = append(convs, conv), append(convOf, uuid.MustParse(e.ID))
+			}
 		} else {
 			candidate[i] = true
 		}
@@ -271,66 +311,71 @@ func (s *Store) insertClaiming(ctx context.Context, conn *pgx.Conn, b *pgx.Batch
 	}
 	slices.Sort(locks)
 	locks = slices.Compact(locks)
+	// In key order, as every writer of conversations locks them. The
+	// candidates are the first event of each order key: a conversation
+	// comes at most once.
+	order := make([]int, len(convs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(x, y int) int {
+		return cmp.Or(cmp.Compare(convs[x].WorkspaceID, convs[y].WorkspaceID), strings.Compare(convs[x].ID, convs[y].ID))
+	})
+	sorted, events := make([]store.Conversation, len(convs)), make([][16]byte, len(convs))
+	for k, i := range order {
+		sorted[k], events[k] = convs[i], convOf[i]
+	}
+	cargs, err := conversationArrays(sorted)
+	if err != nil {
+		return err
+	}
 	b.Queue(lockOrderKeys, locks)
 	args := append(eventArrays(plan.Events, now), candidate, h.Limit, h.Owner, ts(now.Add(h.Lease)), settle, final)
-	b.Queue(insertClaiming, args...)
-	br := conn.SendBatch(ctx, b)
-	for range len(b.QueuedQueries) - 1 {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return nil, err
-		}
-	}
+	b.Queue(insertClaiming, append(append(args, cargs...), events)...)
+	return nil
+}
+
+// readFences reads insertClaiming's rows: the claimed and settled ids,
+// with their fences (0 for a settled one).
+func readFences(br pgx.BatchResults) (map[[16]byte]int64, error) {
 	rows, err := br.Query()
 	if err != nil {
-		br.Close()
 		return nil, err
 	}
 	type fenced struct {
 		id    [16]byte
 		fence int64
 	}
-	fences, err := collect(rows, func(r scanner) (fenced, error) {
+	fs, err := collect(rows, func(r scanner) (fenced, error) {
 		var x fenced
 		err := r.Scan(&x.id, &x.fence)
 		return x, err
 	})
 	if err != nil {
-		br.Close()
 		return nil, err
 	}
-	if err := br.Close(); err != nil {
-		return nil, err
+	out := make(map[[16]byte]int64, len(fs))
+	for _, f := range fs {
+		out[f.id] = f.fence
 	}
-	got := make(map[[16]byte]int64, len(fences))
-	for _, f := range fences {
-		got[f.id] = f.fence
-	}
+	return out, nil
+}
+
+// claimedAtIngest marks the candidates the insert settled (Settle) and
+// returns those it claimed, in commit order.
+func claimedAtIngest(plan *store.IngestPlan, cands []int, fences map[[16]byte]int64, now time.Time) []store.Claim {
 	var claims []store.Claim
 	for _, i := range cands {
-		fence, ok := got[uuid.MustParse(plan.Events[i].ID)]
+		fence, ok := fences[uuid.MustParse(plan.Events[i].ID)]
 		switch {
 		case !ok:
-		case settle[i]:
+		case plan.Settles(i):
 			plan.Settle(i, now)
 		default:
 			claims = append(claims, store.ClaimedAtIngest(plan.Events[i], fence))
 		}
 	}
-	return claims, nil
-}
-
-// queueOutcome queues the statements that write rows, counters and
-// rollups to shard.
-func queueOutcome(b *pgx.Batch, rows store.OutcomeRows, shard int16) error {
-	ob, err := outcomeBatch(rows, shard)
-	if err != nil {
-		return err
-	}
-	for _, q := range ob.QueuedQueries {
-		b.Queue(q.SQL, q.Arguments...)
-	}
-	return nil
+	return claims
 }
 
 // eventArrays is insertEvents' arguments.

@@ -252,7 +252,9 @@ const (
 		INSERT INTO conversations AS c (workspace_id, id, status, assignee_id, tags, priority,
 			last_customer_message_at, last_team_response_at, updated_at)
 		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-			$7::timestamptz[], $8::timestamptz[], $9::timestamptz[])
+			$7::timestamptz[], $8::timestamptz[], $9::timestamptz[])` + conversationConflict
+
+	conversationConflict = `
 		ON CONFLICT (workspace_id, id) DO UPDATE SET
 			status = coalesce(excluded.status, c.status),
 			assignee_id = coalesce(excluded.assignee_id, c.assignee_id),
@@ -378,6 +380,34 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 	return errs, nil
 }
 
+// conversationArrays is upsertConversations' arguments.
+func conversationArrays(cs []store.Conversation) ([]any, error) {
+	n := len(cs)
+	var (
+		ws                                    = make([]int64, n)
+		ids                                   = make([]string, n)
+		statuses, assignees, tags, priorities = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+		lastCustomer, lastTeam                = make([]*time.Time, n), make([]*time.Time, n)
+		updated                               = make([]time.Time, n)
+	)
+	for i := range cs {
+		c := &cs[i]
+		ws[i], ids[i], assignees[i], priorities[i] = c.WorkspaceID, c.ID, c.AssigneeID, c.Priority
+		if c.Status != "" {
+			statuses[i] = ptr(c.Status)
+		}
+		if c.Tags != nil {
+			t, err := json.Marshal(c.Tags)
+			if err != nil {
+				return nil, err
+			}
+			tags[i] = ptr(string(t))
+		}
+		lastCustomer[i], lastTeam[i], updated[i] = tsPtr(c.LastCustomerMessageAt), tsPtr(c.LastTeamResponseAt), c.UpdatedAt
+	}
+	return []any{ws, ids, statuses, assignees, tags, priorities, lastCustomer, lastTeam, updated}, nil
+}
+
 // outcomeBatch queues one statement per table that has rows; counters and
 // rollups go to shard.
 func outcomeBatch(r store.OutcomeRows, shard int16) (*pgx.Batch, error) {
@@ -468,30 +498,12 @@ func outcomeBatch(r store.OutcomeRows, shard int16) (*pgx.Batch, error) {
 		}
 		b.Queue(upsertCooldowns, rules, keys, ws, at)
 	}
-	if n := len(r.Conversations); n > 0 {
-		var (
-			ws                                    = make([]int64, n)
-			ids                                   = make([]string, n)
-			statuses, assignees, tags, priorities = make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
-			lastCustomer, lastTeam                = make([]*time.Time, n), make([]*time.Time, n)
-			updated                               = make([]time.Time, n)
-		)
-		for i := range r.Conversations {
-			c := &r.Conversations[i]
-			ws[i], ids[i], assignees[i], priorities[i] = c.WorkspaceID, c.ID, c.AssigneeID, c.Priority
-			if c.Status != "" {
-				statuses[i] = ptr(c.Status)
-			}
-			if c.Tags != nil {
-				t, err := json.Marshal(c.Tags)
-				if err != nil {
-					return nil, err
-				}
-				tags[i] = ptr(string(t))
-			}
-			lastCustomer[i], lastTeam[i], updated[i] = tsPtr(c.LastCustomerMessageAt), tsPtr(c.LastTeamResponseAt), c.UpdatedAt
+	if len(r.Conversations) > 0 {
+		args, err := conversationArrays(r.Conversations)
+		if err != nil {
+			return nil, err
 		}
-		b.Queue(upsertConversations, ws, ids, statuses, assignees, tags, priorities, lastCustomer, lastTeam, updated)
+		b.Queue(upsertConversations, args...)
 	}
 	// Last, so that the rows every completion shares (each rule's
 	// counters, then its hourly rollups: the order moveRun locks them in)

@@ -34,11 +34,14 @@ func openBench(b *testing.B) *sqlite.Store {
 }
 
 // BenchmarkIngest measures group commit: one transaction of 1, 10 or 100
-// events.
+// events, queued for the workers or (settled) stored processed.
 func BenchmarkIngest(b *testing.B) {
 	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
-			storetest.BenchIngest(b, openBench(b), n)
+			storetest.BenchIngest(b, openBench(b), n, false)
+		})
+		b.Run(fmt.Sprintf("events=%d/settled", n), func(b *testing.B) {
+			storetest.BenchIngest(b, openBench(b), n, true)
 		})
 	}
 }

@@ -64,9 +64,21 @@ func BenchWorkspace(tb testing.TB, s store.Store, rulesCount int) (store.Workspa
 }
 
 // BenchIngest commits b.N groups of n events each and reports events/s.
-func BenchIngest(b *testing.B, s store.Store, n int) {
+// With settled, each event carries the outcome of a workspace without
+// rules (store.NewEvent.Settled: processed, its conversation learned), so
+// the commits store them finished.
+func BenchIngest(b *testing.B, s store.Store, n int, settled bool) {
 	ws, _ := BenchWorkspace(b, s, 0)
 	events := BenchEvents(ws.ID, 0, n)
+	if settled {
+		at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+		for i := range events {
+			e := &events[i]
+			e.OccurredAt = at
+			e.Settled = &store.Outcome{Status: store.EventProcessed, Conversation: &store.Conversation{
+				WorkspaceID: ws.ID, ID: *e.ConversationID, Status: "open", LastCustomerMessageAt: &at, UpdatedAt: at}}
+		}
+	}
 	ctx := context.Background()
 	b.ResetTimer()
 	for range b.N {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -85,6 +86,10 @@ func testEventSettle(t *testing.T, open ClockOpener) {
 		wantErr(t, "GetConversation", err, nil)
 		if conv.Status != "open" || conv.LastCustomerMessageAt == nil {
 			t.Errorf("conversation a = %+v, want the settled outcome's state", conv)
+		}
+		// An event left to the workers writes nothing of its outcome yet.
+		if _, err := q.s.GetConversation(t.Context(), q.ws.ID, "busy"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetConversation(busy) = %v, want not found: the event behind a stored one was not settled", err)
 		}
 		// The workers get the rest, each key's in order: its head now.
 		wantDiff(t, "claim", []string{busy.ID, res[1].Event.ID, res[2].Event.ID}, q.claimIDs(t, 10))
