@@ -2,9 +2,14 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	"pgregory.net/rapid"
+
+	"github.com/switchboard-hq/switchboard/internal/clock"
 	"github.com/switchboard-hq/switchboard/internal/store"
 )
 
@@ -144,6 +149,94 @@ func testEventSettle(t *testing.T, open ClockOpener) {
 		}
 		// What waits is taken one at a time once the claim is done.
 		takeOneByOne(t, q, claimed, waiting)
+	})
+
+	t.Run("OrderProperty", func(t *testing.T) {
+		// Random commits of settleable and other events over three
+		// conversations, with and without hand-offs, random claims, and
+		// completions in random order: the events of a conversation
+		// finish in the order they were committed, and no two of them
+		// are ever claimed at once.
+		t.Parallel()
+		clk := clock.NewFake(epoch)
+		s := open(t, clk)
+		histories := 0
+		rapid.Check(t, func(rt *rapid.T) {
+			histories++
+			q := &queue{s: s, clk: clk}
+			q.ws, _, _ = createWorkspace(t, s, fmt.Sprintf("settle-prop-%d", histories))
+			var (
+				committed = map[string][]string{} // conversation → its events, in commit order
+				finished  = map[string][]string{} // … in the order they finished
+				keyOf     = map[string]string{}
+				held      []store.Claim
+				n         int
+			)
+			hold := func(cs []store.Claim) {
+				for _, c := range cs {
+					if _, ours := keyOf[c.Event.ID]; !ours {
+						// Left pending by an earlier history (one store
+						// serves them all): finished, out of the way.
+						q.complete(t, processed(c))
+						continue
+					}
+					for _, h := range held {
+						if keyOf[h.Event.ID] == keyOf[c.Event.ID] {
+							rt.Fatalf("events %s and %s of %s claimed at once", h.Event.ID, c.Event.ID, keyOf[c.Event.ID])
+						}
+					}
+					held = append(held, c)
+				}
+			}
+			for range rapid.IntRange(1, 30).Draw(rt, "steps") {
+				switch rapid.IntRange(0, 2).Draw(rt, "step") {
+				case 0:
+					var events []store.NewEvent
+					for range rapid.IntRange(1, 4).Draw(rt, "events") {
+						n++
+						e := q.event(rapid.SampledFrom([]string{"a", "b", "c"}).Draw(rt, "conversation"), n)
+						if rapid.Bool().Draw(rt, "settleable") {
+							e = settle(e, store.EventProcessed)
+						}
+						events = append(events, e)
+					}
+					h := store.HandOff{Owner: "node", Limit: rapid.IntRange(0, 2).Draw(rt, "hand-off"), Lease: lease}
+					g := &store.IngestGroup{Events: events}
+					claims, err := s.IngestAndClaim(t.Context(), []*store.IngestGroup{g}, h)
+					if err != nil || g.Err != nil {
+						rt.Fatalf("IngestAndClaim: %v, %v", err, g.Err)
+					}
+					for i, r := range g.Results {
+						k := *events[i].ConversationID
+						keyOf[r.Event.ID] = k
+						committed[k] = append(committed[k], r.Event.ID)
+						if r.Settled {
+							finished[k] = append(finished[k], r.Event.ID)
+						}
+					}
+					hold(claims)
+				case 1:
+					hold(q.claim(t, "worker", rapid.IntRange(1, 3).Draw(rt, "claim")))
+				case 2:
+					if len(held) == 0 {
+						continue
+					}
+					i := rapid.IntRange(0, len(held)-1).Draw(rt, "complete")
+					c := held[i]
+					held = slices.Delete(held, i, i+1)
+					if errs := q.complete(t, processed(c)); errs[0] != nil {
+						rt.Fatalf("CompleteEvents: %v", errs[0])
+					}
+					finished[keyOf[c.Event.ID]] = append(finished[keyOf[c.Event.ID]], c.Event.ID)
+				}
+				for k, done := range finished {
+					if !slices.Equal(done, committed[k][:len(done)]) {
+						rt.Fatalf("conversation %s: finished %v, committed %v", k, done, committed[k])
+					}
+				}
+				clk.Advance(time.Duration(rapid.IntRange(0, 2).Draw(rt, "ms")) * time.Millisecond)
+			}
+		})
 	})
 
 	t.Run("DuplicatesAreNotSettledAgain", func(t *testing.T) {
