@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"database/sql"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -31,6 +32,7 @@ type checkpointer struct {
 	commits chan struct{} // holds one pending kick
 	stop    chan struct{}
 	done    chan struct{}
+	closing sync.Once
 	// last is the latest checkpoint's result: the WAL's frames and how
 	// many of them are in the database file (tests read it).
 	last atomic.Pointer[[2]int64]
@@ -76,9 +78,14 @@ func (c *checkpointer) run() {
 	}
 }
 
-// close stops the checkpointer and closes its connection.
+// close stops the checkpointer and closes its connection; a second call
+// does nothing.
 func (c *checkpointer) close() error {
-	close(c.stop)
-	<-c.done
-	return c.db.Close()
+	var err error
+	c.closing.Do(func() {
+		close(c.stop)
+		<-c.done
+		err = c.db.Close()
+	})
+	return err
 }
