@@ -113,11 +113,10 @@ func (en *Engine) Process(ctx context.Context, e store.Event) (store.Outcome, er
 // commit may store the event finished rather than queue it for a worker
 // that would decide the same: no run, the conversation's state learned,
 // skipped while the workspace is paused. It is what Process decides for
-// such an event, without the parse of the payload that evaluation needs
-// and rules without conditions do not. An event without occurred_at
-// gets its default here (arrival), since the conversation's times are
-// taken from it. When the rules cannot be read the event is left to the
-// workers.
+// such an event (TestSettleDecidesWhatProcessWould), without evaluating
+// anything. An event without occurred_at gets its default here
+// (arrival), since the conversation's times are taken from it. When the
+// rules cannot be read the event is left to the workers.
 func (en *Engine) Settle(ctx context.Context, ne *store.NewEvent) {
 	ne.Settled = nil
 	e := &ne.Event
