@@ -87,7 +87,10 @@ const upsertKeys = `
 // orders against a claim of an earlier event of its key that another
 // ingest commit has in flight (events_one_processing does that between
 // claims). Under the lock, taken in a statement before the insert's, the
-// insert sees every claim and settle of its keys that came before.
+// insert sees every claim and settle of its keys that came before. (An
+// event of the key that a commit with nothing to claim or settle inserts
+// at the same moment may still come after it, as after a hand-off's
+// claim: events that arrive at once have no order but their commits'.)
 const lockOrderKeys = `SELECT pg_advisory_xact_lock(1398956370, k) FROM unnest($1::integer[]) AS k`
 
 // insertClaiming is insertEvents for a commit that settles or hands off
