@@ -79,7 +79,7 @@ type NewEvent struct {
 	// Settled, when set, is the event's outcome decided before it is
 	// stored, because nothing in its workspace evaluates it
 	// (pipeline.Engine.Settle): a final status and what the event tells
-	// of its conversation, nothing that needs the event's id (Settleable).
+	// of its own conversation, nothing that needs the event's id (Settleable).
 	// The commit that stores the event writes it finished with that
 	// outcome when the event may be processed at once — no unfinished
 	// event of its order key before it, as for a claim — and otherwise

@@ -115,7 +115,7 @@ func PlanIngest(groups []*IngestGroup, found map[IngestKey]IngestHit, now time.T
 			results[i] = Ingested{Event: ev}
 			events = append(events, ev)
 			var o *Outcome
-			if Settleable(ne.Settled) {
+			if Settleable(ne) {
 				o = ne.Settled
 			}
 			settled, at = append(settled, o), append(at, i)
@@ -158,14 +158,18 @@ func CheckGroup(g *IngestGroup) {
 	}
 }
 
-// Settleable reports whether an outcome decided before its event was
-// stored may finish the event as it is stored: a final status and the
-// conversation's state only. Runs, deliveries, counters, cooldowns,
-// waits and chains are left to the workers: their rows name the event
-// (its id and time are the store's) or need reads of the queue's state.
-func Settleable(o *Outcome) bool {
-	return o != nil && CheckOutcome(o) == nil && len(o.Runs) == 0 && len(o.Deliveries) == 0 &&
-		len(o.Counters) == 0 && len(o.Cooldowns) == 0 && o.Waits == nil && o.Hops == 0 && o.CausedByRules == nil
+// Settleable reports whether the outcome an event carries (Settled) may
+// finish it as it is stored: a final status and the state of the event's
+// own conversation only. Runs, deliveries, counters, cooldowns, waits and
+// chains are left to the workers: their rows name the event (its id and
+// time are the store's) or need reads of the queue's state.
+func Settleable(e *NewEvent) bool {
+	o := e.Settled
+	if o == nil || CheckOutcome(o) != nil || len(o.Runs) > 0 || len(o.Deliveries) > 0 || len(o.Counters) > 0 ||
+		len(o.Cooldowns) > 0 || o.Waits != nil || o.Hops != 0 || o.CausedByRules != nil {
+		return false
+	}
+	return o.Conversation == nil || (e.ConversationID != nil && o.Conversation.ID == *e.ConversationID)
 }
 
 // HandOff asks an ingest commit to claim some of the events it stores for
@@ -259,23 +263,27 @@ func (p *IngestPlan) Settle(i int, now time.Time) {
 	}
 }
 
-// SettledRows is what the events Claim settled write with them (their
-// outcomes, flattened as a completion's are), and whether there are any.
-func (p *IngestPlan) SettledRows(now time.Time) (OutcomeRows, bool) {
-	var items []Completion
+// SettledPositions are the positions of the events Claim settled.
+func (p *IngestPlan) SettledPositions() []int {
+	var out []int
 	for i := range p.Events {
 		if p.Settles(i) && p.Events[i].ProcessedAt != nil {
-			items = append(items, Completion{Claim: Claim{Event: p.Events[i]}, Outcome: *p.Settled[i]})
+			out = append(out, i)
 		}
 	}
-	if len(items) == 0 {
-		return OutcomeRows{}, false
+	return out
+}
+
+// SettleRows is what the settleable events at positions write when they
+// are settled: their outcomes, flattened as completions' are (each row in
+// its event's workspace, in the key order writers lock rows in).
+func (p *IngestPlan) SettleRows(positions []int, now time.Time) OutcomeRows {
+	items := make([]Completion, len(positions))
+	accepted := make([]bool, len(positions))
+	for k, i := range positions {
+		items[k], accepted[k] = Completion{Claim: Claim{Event: p.Events[i]}, Outcome: *p.Settled[i]}, true
 	}
-	accepted := make([]bool, len(items))
-	for i := range accepted {
-		accepted[i] = true
-	}
-	return FlattenOutcomes(items, accepted, now), true
+	return FlattenOutcomes(items, accepted, now)
 }
 
 // ClaimedAtIngest is the claim of an event a hand-off claimed as it was

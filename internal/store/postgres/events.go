@@ -1,14 +1,12 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -291,20 +289,15 @@ func queueClaiming(b *pgx.Batch, plan *store.IngestPlan, cands []int, h store.Ha
 	candidate, settle, final := make([]bool, n), make([]bool, n), make([]*string, n)
 	locks := make([]int32, 0, len(cands))
 	var (
-		convs  []store.Conversation
-		convOf [][16]byte // each conversation's event
+		settling []int
+		eventOf  = map[store.OrderRef][16]byte{} // the event to settle of each order key
 	)
 	for _, i := range cands {
 		e := &plan.Events[i]
 		if plan.Settles(i) {
 			settle[i], final[i] = true, &plan.Settled[i].Status
-			if c := plan.Settled[i].Conversation; c != nil {
-				// The event's workspace, whatever the outcome says: a row
-				// lands only where its event is (as FlattenOutcomes does).
-				conv := *c
-				conv.WorkspaceID = e.WorkspaceID
-				convs, convOf = append(convs, conv), append(convOf, uuid.MustParse(e.ID))
-			}
+			settling = append(settling, i)
+			eventOf[store.OrderRef{WorkspaceID: e.WorkspaceID, OrderKey: e.OrderKey}] = uuid.MustParse(e.ID)
 		} else {
 			candidate[i] = true
 		}
@@ -314,21 +307,15 @@ func queueClaiming(b *pgx.Batch, plan *store.IngestPlan, cands []int, h store.Ha
 	}
 	slices.Sort(locks)
 	locks = slices.Compact(locks)
-	// In key order, as every writer of conversations locks them. The
-	// candidates are the first event of each order key: a conversation
-	// comes at most once.
-	order := make([]int, len(convs))
-	for i := range order {
-		order[i] = i
+	// The candidates are the first event of each order key, and a
+	// conversation is its events' order key: each conversation row is one
+	// event's, found by its key.
+	convs := plan.SettleRows(settling, now).Conversations
+	events := make([][16]byte, len(convs))
+	for k, c := range convs {
+		events[k] = eventOf[store.OrderRef{WorkspaceID: c.WorkspaceID, OrderKey: c.ID}]
 	}
-	slices.SortFunc(order, func(x, y int) int {
-		return cmp.Or(cmp.Compare(convs[x].WorkspaceID, convs[y].WorkspaceID), strings.Compare(convs[x].ID, convs[y].ID))
-	})
-	sorted, events := make([]store.Conversation, len(convs)), make([][16]byte, len(convs))
-	for k, i := range order {
-		sorted[k], events[k] = convs[i], convOf[i]
-	}
-	cargs, err := conversationArrays(sorted)
+	cargs, err := conversationArrays(convs)
 	if err != nil {
 		return err
 	}

@@ -25,19 +25,7 @@ type driver struct {
 var _ store.Driver = driver{}
 
 func (d driver) Write(ctx context.Context, fn func(store.Querier) error) error {
-	tx, err := d.write.BeginTx(ctx, nil) // BEGIN IMMEDIATE through _txlock
-	if err != nil {
-		return err
-	}
-	if err := fn(dbQuerier{tx}); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	d.committed()
-	return nil
+	return writeTx(ctx, d.write, d.committed, func(tx *sql.Tx) error { return fn(dbQuerier{tx}) })
 }
 
 func (d driver) Read(ctx context.Context, fn func(store.Querier) error) error {

@@ -149,8 +149,8 @@ func (s *Store) IngestAndClaim(ctx context.Context, groups []*store.IngestGroup,
 		if err := s.execRows(ctx, tx, upsertKeys, args); err != nil {
 			return err
 		}
-		if rows, ok := plan.SettledRows(now); ok {
-			return s.writeOutcomes(ctx, tx, rows)
+		if settled := plan.SettledPositions(); len(settled) > 0 {
+			return s.writeOutcomes(ctx, tx, plan.SettleRows(settled, now))
 		}
 		return nil
 	})

@@ -194,7 +194,13 @@ type querier interface {
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE through _txlock) and
 // commits when it returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	return writeTx(ctx, s.write, s.cp.kick, fn)
+}
+
+// writeTx is every write transaction of the store, its own and the shared
+// scripts' (driver.Write): committed runs after each commit.
+func writeTx(ctx context.Context, db *sql.DB, committed func(), fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -205,7 +211,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	s.cp.kick()
+	committed()
 	return nil
 }
 

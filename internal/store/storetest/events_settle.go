@@ -121,8 +121,13 @@ func testEventSettle(t *testing.T, open ClockOpener) {
 		withRun := settle(q.event("r", 1), store.EventProcessed)
 		withRun.Settled.Runs = []store.Run{{RuleID: 1, Reason: "conditions_not_met", Status: store.RunNotMatched}}
 		badStatus := settle(q.event("s", 2), store.EventFailed)
-		_, res := commit(t, q, store.HandOff{}, withRun, badStatus)
-		wantSettled(t, q, res, false, false)
+		otherConversation := settle(q.event("t", 3), store.EventProcessed)
+		otherConversation.Settled.Conversation.ID = "not-t"
+		_, res := commit(t, q, store.HandOff{}, withRun, badStatus, otherConversation)
+		wantSettled(t, q, res, false, false, false)
+		if _, err := q.s.GetConversation(t.Context(), q.ws.ID, "not-t"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetConversation(not-t) = %v, want not found: an outcome teaches its own event's conversation only", err)
+		}
 	})
 
 	t.Run("ConcurrentCommitsOfAKey", func(t *testing.T) {
