@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/switchboard-hq/switchboard/internal/store/packed"
 )
 
 // The decision record. Every rule evaluated for an event leaves a run,
@@ -29,7 +31,7 @@ import (
 //     version, whether it matched, the reason it did not, and for
 //     conditions_not_met the failing condition's path and the value it
 //     read (each distinct path and value once per event, the value
-//     capped).
+//     capped); packed (package packed) when that makes it smaller.
 //
 // A matched run is also a row of runs: it carries the actions' statuses,
 // which move as deliveries settle. A run's id is derived, not drawn: the
@@ -127,7 +129,7 @@ func EncodeDecisions(ds []Decision) (ruleIDs string, blob []byte, err error) {
 		b = binary.AppendUvarint(b, uint64(len(p)))
 		b = append(b, p...)
 	}
-	return ids.String(), append(b, body...), nil
+	return ids.String(), packed.Pack(append(b, body...)), nil
 }
 
 // DecodeDecisions reads a record back.
@@ -136,6 +138,10 @@ func DecodeDecisions(ruleIDs string, blob []byte) ([]Decision, error) {
 		return nil, nil
 	}
 	idText := strings.Split(strings.Trim(ruleIDs, ","), ",")
+	blob, err := packed.Unpack(blob)
+	if err != nil {
+		return nil, errBadRecord
+	}
 	if len(blob) == 0 || (blob[0] != decisionsFormat && blob[0] != decisionsFormat1) {
 		return nil, errBadRecord
 	}

@@ -3,12 +3,16 @@ package store
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+
+	"github.com/switchboard-hq/switchboard/internal/store/packed"
 )
 
 func TestDecisionsRoundTrip(t *testing.T) {
@@ -76,6 +80,40 @@ func TestDecisionsPathsOnce(t *testing.T) {
 	}
 	if len(blob) > 60*4+100 {
 		t.Errorf("60 entries over 5 paths and 1 value take %d bytes, want at most %d", len(blob), 60*4+100)
+	}
+}
+
+// TestDecisionsPacked: a record whose values are long is stored packed,
+// and one stored unpacked (as before packing) still reads.
+func TestDecisionsPacked(t *testing.T) {
+	body := json.RawMessage(`"` + strings.Repeat("my order arrived damaged, ", 9) + `"`)
+	var ds []Decision
+	for i := range 90 {
+		ds = append(ds, Decision{RuleID: int64(i + 1), RuleVersion: 1, Reason: "conditions_not_met",
+			Path: fmt.Sprintf("conditions[%d]", i%4), Actual: body})
+	}
+	ids, blob, err := EncodeDecisions(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := packed.Unpack(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !packed.IsPacked(blob) || len(blob) >= len(raw) {
+		t.Fatalf("record of %d bytes stored in %d (packed %v), want it packed smaller", len(raw), len(blob), packed.IsPacked(blob))
+	}
+	for name, stored := range map[string][]byte{"packed": blob, "unpacked": raw} {
+		got, err := DecodeDecisions(ids, stored)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if diff := cmp.Diff(ds, got); diff != "" {
+			t.Errorf("%s record (-want +got):\n%s", name, diff)
+		}
+	}
+	if _, err := DecodeDecisions(ids, []byte{packed.Mark, 0xff}); !errors.Is(err, errBadRecord) {
+		t.Errorf("corrupt packed record: err = %v, want errBadRecord", err)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/switchboard-hq/switchboard/internal/store/packed"
 )
 
 // The outbox. Every action to deliver is a row of deliveries, written in
@@ -178,7 +180,10 @@ func (s *SQL) pushDeliveries(ctx context.Context, q Querier, where string, args 
 		if err != nil {
 			return p, err
 		}
-		e.ID, e.WorkspaceID, e.Payload = p.EventID, p.WorkspaceID, payload
+		e.ID, e.WorkspaceID = p.EventID, p.WorkspaceID
+		if e.Payload, err = packed.Unpack(payload); err != nil {
+			return p, fmt.Errorf("event %s: payload: %w", e.ID, err)
+		}
 		if smtp != nil {
 			w.SMTP = new(SMTPSettings)
 			if err := json.Unmarshal(smtp, w.SMTP); err != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/switchboard-hq/switchboard/internal/store/packed"
 )
 
 // Event statuses (docs/concepts.md#events).
@@ -369,4 +371,18 @@ type ChangeFeed interface {
 	// reconnect it calls fn with workspaceID 0, meaning "anything may have
 	// changed".
 	SubscribeRulesChanged(ctx context.Context, fn func(workspaceID int64)) error
+}
+
+// PackedPayload is what a completion writes back as the event's payload:
+// the payload packed (package packed), or nil — leave the column as it is
+// — when packing would not make it smaller. An event is stored as sent
+// at ingestion, where a request waits on the one commit that stores it
+// and packing would be on its path; it is packed when a worker completes
+// it, in the worker's goroutine, and the completion rewrites the row
+// anyway. An event settled at ingestion keeps its payload as sent.
+func PackedPayload(p json.RawMessage) []byte {
+	if b := packed.Pack(p); packed.IsPacked(b) {
+		return b
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-hq/switchboard/internal/store"
+	"github.com/switchboard-hq/switchboard/internal/store/packed"
 )
 
 var _ store.Events = (*Store)(nil)
@@ -33,6 +34,11 @@ func scanEvent(row scanner, extra ...any) (store.Event, error) {
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return store.Event{}, notFound(err)
 	}
+	raw, err := packed.Unpack(e.Payload)
+	if err != nil {
+		return store.Event{}, fmt.Errorf("event %s: payload: %w", e.ID, err)
+	}
+	e.Payload = raw
 	e.AvailableAt, e.OccurredAt, e.CreatedAt = e.AvailableAt.UTC(), e.OccurredAt.UTC(), e.CreatedAt.UTC()
 	e.ProcessedAt = utcPtr(e.ProcessedAt)
 	return e, nil

@@ -26,3 +26,18 @@ func (s *Store) MigrateThrough(ctx context.Context, version int) error {
 	defer func() { loadMigrations = saved }()
 	return s.Migrate(ctx)
 }
+
+// StoredPayload is an event's payload column as stored
+// (storetest.RawPayloads).
+func (s *Store) StoredPayload(ctx context.Context, eventID string) ([]byte, error) {
+	var b []byte
+	err := s.pool.QueryRow(ctx, `SELECT payload FROM events WHERE id = $1`, eventID).Scan(&b)
+	return b, err
+}
+
+// SetStoredPayload overwrites an event's payload column
+// (storetest.RawPayloads).
+func (s *Store) SetStoredPayload(ctx context.Context, eventID string, stored []byte) error {
+	_, err := s.pool.Exec(ctx, `UPDATE events SET payload = $1 WHERE id = $2`, stored, eventID)
+	return err
+}

@@ -185,10 +185,11 @@ const (
 	finishEvents = `
 		UPDATE events e SET status = u.status, processed_at = $7, hops = u.hops,
 			caused_by_rules = u.chain::bigint[], decided_rules = u.decided_rules, decisions = u.decisions,
+			payload = coalesce(u.payload, e.payload),
 			error = NULL, lease_owner = NULL, lease_fence = NULL, lease_expires_at = NULL
 		FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::integer[], $6::text[], $8::text[],
-			$9::bytea[])
-			AS u (id, workspace_id, fence, status, hops, chain, decided_rules, decisions)
+			$9::bytea[], $10::bytea[])
+			AS u (id, workspace_id, fence, status, hops, chain, decided_rules, decisions, payload)
 		WHERE e.id = u.id AND e.workspace_id = u.workspace_id
 		  AND e.status = 'processing' AND e.lease_fence = u.fence
 		RETURNING e.id`
@@ -305,6 +306,7 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 		hops             = make([]int32, n)
 		decided          = make([]*string, n)
 		decisions        = make([][]byte, n)
+		payloads         = make([][]byte, n) // nil: as stored
 	)
 	for k, id := range ids {
 		it := &items[byID[id]]
@@ -315,6 +317,7 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 			fences[k] = -1       // no claim holds a negative fence, so its row is not updated
 		}
 		decided[k], decisions[k] = rec.RuleIDs, rec.Decisions
+		payloads[k] = store.PackedPayload(it.Claim.Event.Payload)
 		statuses[k], hops[k] = it.Outcome.Status, int32(it.Outcome.Hops)
 		if it.Outcome.CausedByRules != nil {
 			chains[k] = ptr(int64Array(it.Outcome.CausedByRules))
@@ -330,7 +333,7 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
 		b.Queue(asyncCommit)
-		b.Queue(finishEvents, ids, ws, fences, statuses, hops, chains, now, decided, decisions)
+		b.Queue(finishEvents, ids, ws, fences, statuses, hops, chains, now, decided, decisions, payloads)
 		br := conn.SendBatch(ctx, b)
 		for range 2 {
 			if _, err := br.Exec(); err != nil {

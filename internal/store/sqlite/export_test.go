@@ -141,3 +141,18 @@ func (s *Store) MigrateThrough(ctx context.Context, version int) error {
 	defer func() { loadMigrations = saved }()
 	return s.Migrate(ctx)
 }
+
+// StoredPayload is an event's payload column as stored
+// (storetest.RawPayloads).
+func (s *Store) StoredPayload(ctx context.Context, eventID string) ([]byte, error) {
+	var b []byte
+	err := s.read.QueryRowContext(ctx, `SELECT payload FROM events WHERE id = ?`, eventID).Scan(&b)
+	return b, err
+}
+
+// SetStoredPayload overwrites an event's payload column, as TEXT unless
+// it is packed (storetest.RawPayloads).
+func (s *Store) SetStoredPayload(ctx context.Context, eventID string, stored []byte) error {
+	_, err := s.write.ExecContext(ctx, `UPDATE events SET payload = ? WHERE id = ?`, payloadArg(stored), eventID)
+	return err
+}

@@ -149,12 +149,12 @@ var (
 	// nothing and is refused.
 	finishEvents = multiRow{
 		prefix: `WITH done (id, workspace_id, fence, status, hops, caused_by_rules, processed_at, decided_rules,
-			decisions) AS (VALUES `,
-		width: 9,
+			decisions, payload) AS (VALUES `,
+		width: 10,
 		suffix: `)
 			UPDATE OR FAIL events SET status = done.status, processed_at = done.processed_at, hops = done.hops,
 				caused_by_rules = done.caused_by_rules, decided_rules = done.decided_rules,
-				decisions = done.decisions, error = NULL,
+				decisions = done.decisions, payload = coalesce(done.payload, events.payload), error = NULL,
 				lease_owner = NULL, lease_fence = NULL, lease_expires_at = NULL
 			FROM done
 			WHERE events.id = done.id AND events.workspace_id = done.workspace_id
@@ -260,8 +260,12 @@ func (s *Store) CompleteEvents(ctx context.Context, items []store.Completion) ([
 		}
 		byID[it.Claim.Event.ID] = i
 		valid[i] = true
+		var payload any // NULL: as stored
+		if p := store.PackedPayload(it.Claim.Event.Payload); p != nil {
+			payload = p
+		}
 		args = append(args, it.Claim.Event.ID, it.Claim.Event.WorkspaceID, it.Claim.Fence,
-			it.Outcome.Status, it.Outcome.Hops, chain, ms(now), rec.RuleIDs, rec.Decisions)
+			it.Outcome.Status, it.Outcome.Hops, chain, ms(now), rec.RuleIDs, rec.Decisions, payload)
 	}
 	rows := store.FlattenOutcomes(items, valid, now)
 

@@ -61,6 +61,7 @@ func Run(t *testing.T, openWithClock ClockOpener) {
 		run  func(t *testing.T, open ClockOpener)
 	}{
 		{"EventIngest", testEventIngest},
+		{"EventPayloads", testEventPayloads},
 		{"EventClaims", testEventClaims},
 		{"EventHandOff", testEventHandOff},
 		{"EventSettle", testEventSettle},
