@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/switchboard-hq/switchboard/internal/store/packed"
 )
 
 // The outbox. Every action to deliver is a row of deliveries, written in
@@ -181,8 +179,8 @@ func (s *SQL) pushDeliveries(ctx context.Context, q Querier, where string, args 
 			return p, err
 		}
 		e.ID, e.WorkspaceID = p.EventID, p.WorkspaceID
-		if e.Payload, err = packed.Unpack(payload); err != nil {
-			return p, fmt.Errorf("event %s: payload: %w", e.ID, err)
+		if e.Payload, err = StoredPayload(e.ID, payload); err != nil {
+			return p, err
 		}
 		if smtp != nil {
 			w.SMTP = new(SMTPSettings)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/switchboard-hq/switchboard/internal/store/packed"
@@ -385,4 +386,14 @@ func PackedPayload(p json.RawMessage) []byte {
 		return b
 	}
 	return nil
+}
+
+// StoredPayload is the payload of event id read from its column, packed
+// or as sent.
+func StoredPayload(id string, stored []byte) (json.RawMessage, error) {
+	raw, err := packed.Unpack(stored)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: payload: %w", id, err)
+	}
+	return raw, nil
 }

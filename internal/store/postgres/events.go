@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/switchboard-hq/switchboard/internal/store"
-	"github.com/switchboard-hq/switchboard/internal/store/packed"
 )
 
 var _ store.Events = (*Store)(nil)
@@ -34,11 +33,10 @@ func scanEvent(row scanner, extra ...any) (store.Event, error) {
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return store.Event{}, notFound(err)
 	}
-	raw, err := packed.Unpack(e.Payload)
-	if err != nil {
-		return store.Event{}, fmt.Errorf("event %s: payload: %w", e.ID, err)
+	var err error
+	if e.Payload, err = store.StoredPayload(e.ID, e.Payload); err != nil {
+		return store.Event{}, err
 	}
-	e.Payload = raw
 	e.AvailableAt, e.OccurredAt, e.CreatedAt = e.AvailableAt.UTC(), e.OccurredAt.UTC(), e.CreatedAt.UTC()
 	e.ProcessedAt = utcPtr(e.ProcessedAt)
 	return e, nil

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/switchboard-hq/switchboard/internal/store"
-	"github.com/switchboard-hq/switchboard/internal/store/packed"
 )
 
 var _ store.Events = (*Store)(nil)
@@ -42,23 +40,13 @@ func scanEvent(row scanner, extra ...any) (store.Event, error) {
 	}
 	e.ConversationID, e.ContactID, e.ChannelSource, e.CausedBy =
 		strPtr(conversation), strPtr(contact), strPtr(channel), strPtr(causedBy)
-	raw, err := packed.Unpack(payload)
-	if err != nil {
-		return store.Event{}, fmt.Errorf("event %s: payload: %w", e.ID, err)
+	var err error
+	if e.Payload, err = store.StoredPayload(e.ID, payload); err != nil {
+		return store.Event{}, err
 	}
-	e.Payload = json.RawMessage(raw)
 	e.AvailableAt, e.OccurredAt, e.CreatedAt = fromMS(available), fromMS(occurred), fromMS(created)
 	e.ProcessedAt, e.Error, e.TargetRuleID = timePtr(processed), strPtr(errText), int64Ptr(targetRule)
 	return e, nil
-}
-
-// payloadArg binds a payload as stored: a packed one as a BLOB, one left
-// as the host sent it as TEXT, as payloads always were.
-func payloadArg(p []byte) any {
-	if packed.IsPacked(p) {
-		return p
-	}
-	return string(p)
 }
 
 // The ingestion statements (see multiRow).

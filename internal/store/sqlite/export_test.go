@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/switchboard-hq/switchboard/internal/store"
+	"github.com/switchboard-hq/switchboard/internal/store/packed"
 )
 
 // Pragmas is what the connections were configured with, for tests.
@@ -150,9 +151,14 @@ func (s *Store) StoredPayload(ctx context.Context, eventID string) ([]byte, erro
 	return b, err
 }
 
-// SetStoredPayload overwrites an event's payload column, as TEXT unless
-// it is packed (storetest.RawPayloads).
+// SetStoredPayload overwrites an event's payload column: a packed value
+// as a BLOB, as completions write it, any other as TEXT, as ingestion
+// does (storetest.RawPayloads).
 func (s *Store) SetStoredPayload(ctx context.Context, eventID string, stored []byte) error {
-	_, err := s.write.ExecContext(ctx, `UPDATE events SET payload = ? WHERE id = ?`, payloadArg(stored), eventID)
+	var v any = string(stored)
+	if packed.IsPacked(stored) {
+		v = stored
+	}
+	_, err := s.write.ExecContext(ctx, `UPDATE events SET payload = ? WHERE id = ?`, v, eventID)
 	return err
 }
