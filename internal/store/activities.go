@@ -33,7 +33,7 @@ func scanActivity(r Scanner) (activityRow, error) {
 	)
 	err := r.Scan(&a.ID, &a.WorkspaceID, &a.ConversationID, &a.Kind, &a.RuleID, &a.RuleName, &a.EventID,
 		&a.RunID, &actions, &a.CreatedAt, &a.ruleVersion)
-	a.Actions = actions
+	a.Actions = expandActions(actions)
 	return a, err
 }
 

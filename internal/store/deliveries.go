@@ -49,7 +49,7 @@ func scanDelivery(r Scanner, extra ...any) (Delivery, error) {
 	case action != nil:
 		d.Action = action
 	case runsActions != nil:
-		d.Action = ActionAt(runsActions, d.ActionIndex)
+		d.Action = ActionAt(expandActions(runsActions), d.ActionIndex)
 	}
 	if d.Action == nil {
 		d.Action = json.RawMessage(`{}`)

@@ -168,6 +168,7 @@ func FlattenOutcomes(items []Completion, accepted []bool, now time.Time) Outcome
 			if len(r.Actions) > 0 {
 				actions[id] = &runActions{doc: r.Actions}
 			}
+			r.Actions = storedActions(r.Actions) // as the runs table keeps them (runactions.go)
 			// As the runs table keeps it (result.go).
 			switch {
 			case len(r.Result) == 0 && r.ActionStates != nil:

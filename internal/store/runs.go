@@ -40,7 +40,7 @@ func scanRun(row Scanner) (Run, error) {
 		return r, err
 	}
 	if actions != nil {
-		r.Actions = json.RawMessage(actions)
+		r.Actions = expandActions(actions)
 	}
 	return r, err
 }
